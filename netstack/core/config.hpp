@@ -1,0 +1,46 @@
+// The address plan of one ferry instance (slirp4netns's, contracts.md 1):
+// in the CIDR (default 10.0.2.0/24) the guest is network+100, the gateway
+// network+2 (the host, 127.0.0.1 behind it unless host loopback is disabled),
+// the DNS forwarder network+3, and DHCP hands out network+15.
+#pragma once
+
+#include "netstack/wire/bytes.hpp"
+
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ferry::core {
+
+struct NetConfig {
+  wire::Ip4 network{10, 0, 2, 0};
+  int prefix = 24;
+  wire::Ip4 gateway{10, 0, 2, 2};
+  wire::Ip4 dns{10, 0, 2, 3};
+  wire::Ip4 guest{10, 0, 2, 100};
+  wire::Ip4 dhcp_start{10, 0, 2, 15};
+  // slirp's gateway MAC: 52:55 then the gateway's IPv4 address.
+  wire::Mac gateway_mac{{0x52, 0x55, 10, 0, 2, 2}};
+  std::optional<wire::Mac> guest_mac;  // --macaddress
+  unsigned mtu = 1500;
+  bool disable_host_loopback = false;
+  bool disable_dns = false;
+  // Where DNS queries to `dns` go: nameservers read from this file.
+  std::string resolv_conf = "/etc/resolv.conf";
+
+  bool in_subnet(wire::Ip4 a) const { return prefix == 0 || (a.v >> (32 - prefix)) == (network.v >> (32 - prefix)); }
+  wire::Ip4 netmask() const { return wire::Ip4(prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix)); }
+};
+
+// Parses --cidr the way slirp4netns does, with its exact error texts:
+// "invalid CIDR", "prefix length needs to be 1-25", "CIDR needs to be a
+// network address like A/N, not like B/N". Fills the derived addresses.
+std::expected<void, std::string> apply_cidr(NetConfig& cfg, std::string_view cidr);
+
+std::optional<wire::Ip4> parse_ip4(std::string_view s);
+std::optional<wire::Mac> parse_mac(std::string_view s);
+std::string to_string(wire::Ip4 a);
+std::string to_string(const wire::Mac& m);
+
+}  // namespace ferry::core

@@ -1,0 +1,35 @@
+// Counters of one ferry instance: frames and bytes each way, flows, and every
+// drop by reason. Plain integers, written only by the data-plane thread;
+// printed on SIGUSR1 (format()).
+#pragma once
+
+#include "netstack/wire/drop.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace ferry::core {
+
+struct Counters {
+  uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
+  uint64_t arp_replies = 0, icmp_echo_local = 0, icmp_echo_forwarded = 0;
+  uint64_t tcp_flows_opened = 0, tcp_flows_closed = 0, tcp_connect_refused = 0, tcp_connect_unreachable = 0;
+  uint64_t tcp_resets_to_container = 0, tcp_resets_to_host = 0, tcp_retransmits = 0, tcp_partial_writes = 0;
+  uint64_t tcp_bytes_to_host = 0, tcp_bytes_to_container = 0;
+  uint64_t udp_flows_opened = 0, udp_flows_expired = 0, udp_datagrams_out = 0, udp_datagrams_in = 0;
+  uint64_t dns_queries = 0, fragments_in = 0, datagrams_reassembled = 0;
+  std::array<uint64_t, size_t(wire::Drop::count_)> drops{};
+
+  void drop(wire::Drop d) { ++drops[size_t(d)]; }
+  uint64_t dropped(wire::Drop d) const { return drops[size_t(d)]; }
+  uint64_t total_drops() const {
+    uint64_t n = 0;
+    for (auto v : drops) n += v;
+    return n;
+  }
+  // Human-readable, one "name value" pair per line, zero drops omitted.
+  std::string format(size_t tcp_flows, size_t dgram_flows) const;
+};
+
+}  // namespace ferry::core

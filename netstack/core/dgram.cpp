@@ -1,0 +1,172 @@
+#include "netstack/core/dgram.hpp"
+
+#include "netstack/core/icmp.hpp"
+#include "netstack/wire/checksum.hpp"
+#include "netstack/wire/icmp.hpp"
+#include "netstack/wire/udp.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ferry::core {
+
+Dgram::Dgram(Context& ctx, size_t max_flows) : ctx_(ctx), flows_(max_flows), index_(max_flows) {
+  free_slots_.reserve(max_flows);
+  for (size_t i = max_flows; i-- > 0;) free_slots_.push_back(uint32_t(i));
+}
+
+int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64_t now_ms) {
+  if (free_slots_.empty()) evict_oldest();
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  DgramFlow& f = flows_[slot];
+  f.used = true;
+  f.icmp = icmp;
+  f.dns = dns;
+  f.fd = fd;
+  f.key = key;
+  f.last_active_ms = now_ms;
+  index_.insert(key, int32_t(slot));
+  ++active_;
+  ctx_.host.watch(fd, make_token(TokenKind::dgram, f.gen, slot), true, false);
+  return int32_t(slot);
+}
+
+void Dgram::close_flow(uint32_t slot) {
+  DgramFlow& f = flows_[slot];
+  ctx_.host.close(f.fd, false);
+  index_.erase(f.key);
+  f.used = false;
+  f.fd = -1;
+  f.gen = (f.gen + 1) & 0xffffff;
+  free_slots_.push_back(slot);
+  --active_;
+}
+
+void Dgram::evict_oldest() {
+  uint32_t oldest = 0;
+  uint64_t t = UINT64_MAX;
+  for (uint32_t i = 0; i < flows_.size(); ++i)
+    if (flows_[i].used && flows_[i].last_active_ms < t) {
+      t = flows_[i].last_active_ms;
+      oldest = i;
+    }
+  ctx_.ctr.drop(wire::Drop::flow_table_full);
+  close_flow(oldest);
+}
+
+void Dgram::on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms) {
+  auto uh = wire::UdpHdr::parse(seg);
+  if (!uh) {
+    ctx_.ctr.drop(uh.error());
+    return;
+  }
+  const auto payload = seg.subspan(wire::UdpHdr::kLen, uh->length - wire::UdpHdr::kLen);
+  const FlowKey key{ip.src.v, ip.dst.v, uh->sport, uh->dport, wire::Ip4Hdr::kUdp};
+  int32_t slot = index_.find(key);
+  if (slot == FlowIndex::kEmpty) {
+    auto dst = ctx_.map_destination(ip.dst, uh->dport);
+    if (!dst) {
+      ctx_.ctr.drop(dst.error());
+      if (dst.error() == wire::Drop::host_loopback_disabled)
+        icmp_unreachable(ctx_, wire::IcmpHdr::kAdminProhibited, ip.dst, ip.src,
+                         std::span<const uint8_t>(seg.data() - ip.header_len, ip.header_len + 8u));
+      return;
+    }
+    const int fd = ctx_.host.udp_open(*dst);
+    if (fd < 0) {
+      ctx_.ctr.drop(wire::Drop::udp_send_failed);
+      return;
+    }
+    const bool dns = ip.dst == ctx_.cfg.dns;
+    slot = open_flow(key, false, dns, fd, now_ms);
+    ++ctx_.ctr.udp_flows_opened;
+  }
+  DgramFlow& f = flows_[size_t(slot)];
+  f.last_active_ms = now_ms;
+  if (f.dns) ++ctx_.ctr.dns_queries;
+  const ssize_t r = ctx_.host.dgram_send(f.fd, payload.data(), payload.size());
+  if (r < 0) ctx_.ctr.drop(wire::Drop::udp_send_failed);
+  else ++ctx_.ctr.udp_datagrams_out;
+}
+
+void Dgram::on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, uint64_t now_ms) {
+  auto h = wire::IcmpHdr::parse(icmp);
+  if (!h) {
+    ctx_.ctr.drop(h.error());
+    return;
+  }
+  auto dst = ctx_.map_destination(ip.dst, 0);
+  if (!dst) {
+    ctx_.ctr.drop(dst.error());
+    return;
+  }
+  const FlowKey key{ip.src.v, ip.dst.v, h->id, 0, wire::Ip4Hdr::kIcmp};
+  int32_t slot = index_.find(key);
+  if (slot == FlowIndex::kEmpty) {
+    const int fd = ctx_.host.icmp_open(dst->addr);
+    if (fd < 0) {
+      ctx_.ctr.drop(wire::Drop::icmp_unsupported);
+      if (!warned_icmp_ && (fd == -EACCES || fd == -EPERM)) {
+        warned_icmp_ = true;
+        spdlog::warn(
+            "cannot forward ping: ICMP echo sockets are not allowed for this group "
+            "(see sysctl net.ipv4.ping_group_range); only the gateway and DNS addresses answer ping");
+      }
+      return;
+    }
+    slot = open_flow(key, true, false, fd, now_ms);
+  }
+  DgramFlow& f = flows_[size_t(slot)];
+  f.last_active_ms = now_ms;
+  // The kernel picks the identifier of an echo socket; it keeps the rest.
+  if (ctx_.host.dgram_send(f.fd, icmp.data(), icmp.size()) >= 0) ++ctx_.ctr.icmp_echo_forwarded;
+}
+
+void Dgram::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
+  const uint32_t slot = token_slot(tok);
+  if (slot >= flows_.size()) return;
+  DgramFlow& f = flows_[slot];
+  if (!f.used || f.gen != token_gen(tok)) return;
+  (void)events;
+  const wire::Ip4 from(f.key.daddr), to(f.key.caddr);
+  for (int i = 0; i < kRecvBudget; ++i) {
+    if (f.icmp) {
+      uint8_t* p = ctx_.out.l4();
+      const ssize_t n = ctx_.host.dgram_recv(f.fd, p, Emitter::kMaxL4);
+      if (n < 0) break;
+      if (size_t(n) < wire::IcmpHdr::kLen) continue;
+      wire::store16(p + 4, f.key.cport);  // the container's identifier back
+      wire::store16(p + 2, 0);
+      wire::store16(p + 2, wire::checksum(p, size_t(n)));
+      ctx_.out.send_ipv4(from, to, wire::Ip4Hdr::kIcmp, size_t(n), {});
+    } else {
+      uint8_t* p = ctx_.out.l4();
+      const ssize_t n = ctx_.host.dgram_recv(f.fd, p + wire::UdpHdr::kLen, Emitter::kMaxL4 - wire::UdpHdr::kLen);
+      if (n < 0) break;
+      wire::UdpHdr uh{f.key.dport, f.key.cport, uint16_t(n + wire::UdpHdr::kLen), 0};
+      uh.emit(p);
+      Emitter::Opts o;
+      o.csum_field = 6;
+      ctx_.out.send_ipv4(from, to, wire::Ip4Hdr::kUdp, size_t(n) + wire::UdpHdr::kLen, o);
+      ++ctx_.ctr.udp_datagrams_in;
+    }
+    f.last_active_ms = now_ms;
+  }
+}
+
+void Dgram::on_timer(uint64_t now_ms) {
+  for (uint32_t i = 0; i < flows_.size() && active_ > 0; ++i) {
+    DgramFlow& f = flows_[i];
+    if (!f.used) continue;
+    const uint64_t idle = f.icmp ? kIcmpIdleMs : f.dns ? kDnsIdleMs : kUdpIdleMs;
+    if (now_ms - f.last_active_ms >= idle) {
+      ++ctx_.ctr.udp_flows_expired;
+      close_flow(i);
+    }
+  }
+}
+
+}  // namespace ferry::core

@@ -1,0 +1,62 @@
+// UDP and ICMP echo translation. Each container flow (source address and
+// port, destination address and port; for ICMP echo, the identifier stands
+// in for the source port) gets one connected host socket: UDP, or an
+// unprivileged ICMP echo socket (net.ipv4.ping_group_range). Datagrams go
+// out with send(), replies come back from the same socket and are sent to
+// the container from the address it wrote to, so a DNS query to the DNS
+// address is answered from the DNS address although the host's resolver
+// served it.
+//
+// Flows expire after an idle time (UDP 60 s, DNS 10 s, ICMP 30 s); the oldest
+// is evicted when the table is full. Replies are drained up to a budget per
+// readiness event so one busy flow cannot starve the others.
+#pragma once
+
+#include "netstack/core/context.hpp"
+#include "netstack/core/flow_index.hpp"
+#include "netstack/wire/ipv4.hpp"
+
+#include <span>
+#include <vector>
+
+namespace ferry::core {
+
+struct DgramFlow {
+  bool used = false;
+  bool icmp = false;
+  bool dns = false;
+  uint32_t gen = 0;
+  int fd = -1;
+  FlowKey key{};  // for ICMP: cport is the container's echo identifier, dport 0
+  uint64_t last_active_ms = 0;
+};
+
+class Dgram {
+ public:
+  static constexpr uint64_t kUdpIdleMs = 60000, kDnsIdleMs = 10000, kIcmpIdleMs = 30000;
+  static constexpr int kRecvBudget = 64;
+
+  Dgram(Context& ctx, size_t max_flows);
+
+  void on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> udp, uint64_t now_ms);
+  // An echo request to an address other than ours (the caller answers those).
+  void on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, uint64_t now_ms);
+  void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
+  // Expires idle flows; returns nothing, call about once a second.
+  void on_timer(uint64_t now_ms);
+  size_t active() const { return active_; }
+
+ private:
+  int32_t open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64_t now_ms);
+  void close_flow(uint32_t slot);
+  void evict_oldest();
+
+  Context& ctx_;
+  std::vector<DgramFlow> flows_;
+  std::vector<uint32_t> free_slots_;
+  FlowIndex index_;
+  size_t active_ = 0;
+  bool warned_icmp_ = false;
+};
+
+}  // namespace ferry::core

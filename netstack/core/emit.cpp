@@ -1,0 +1,71 @@
+#include "netstack/core/emit.hpp"
+
+#include "netstack/wire/checksum.hpp"
+#include "netstack/wire/ethernet.hpp"
+#include "netstack/wire/ipv4.hpp"
+
+namespace ferry::core {
+
+Emitter::Emitter(const NetConfig& cfg, TapOut& tap, Counters& counters, bool vnet)
+    : cfg_(cfg), tap_(tap), counters_(counters), vnet_(vnet), buf_(kL4Off + kMaxL4 + 64) {
+  if (cfg.guest_mac) set_guest_mac(*cfg.guest_mac);
+}
+
+void Emitter::send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len, const Opts& o) {
+  wire::Ip4Hdr ip;
+  ip.total_len = uint16_t(20 + l4_len);
+  ip.id = ip_id_++;
+  ip.frag = wire::Ip4Hdr::kDf;
+  ip.proto = proto;
+  ip.src = src;
+  ip.dst = dst;
+  ip.emit(buf_.data() + kIpOff);
+
+  wire::VnetHdr vh;
+  if (o.csum_field >= 0) {
+    uint8_t* field = l4() + o.csum_field;
+    wire::store16(field, 0);
+    const uint64_t pseudo = wire::pseudo_header_sum(src, dst, proto, uint32_t(l4_len));
+    if (vnet_) {
+      // CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum, not
+      // complemented; the receiving kernel trusts it (virtio spec 5.1.6.2).
+      wire::store16(field, uint16_t(~wire::csum_fold(pseudo)));
+      vh.flags = wire::VnetHdr::kNeedsCsum;
+      vh.csum_start = uint16_t(kL4Off - kEthOff);
+      vh.csum_offset = uint16_t(o.csum_field);
+    } else {
+      uint16_t c = wire::csum_fold(wire::csum_partial(l4(), l4_len, pseudo));
+      if (proto == wire::Ip4Hdr::kUdp && c == 0) c = 0xffff;  // RFC 768
+      wire::store16(field, c);
+    }
+  }
+  if (vnet_ && o.gso_size && l4_len - o.l4_hdr_len > o.gso_size) {
+    vh.gso_type = wire::VnetHdr::kGsoTcpv4;
+    vh.gso_size = o.gso_size;
+    vh.hdr_len = uint16_t(kL4Off - kEthOff + o.l4_hdr_len);
+  }
+  finish(wire::Eth::kIpv4, 20 + l4_len, vh);
+}
+
+void Emitter::send_eth(uint16_t ethertype, size_t len) { finish(ethertype, len, wire::VnetHdr{}); }
+
+void Emitter::finish(uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh) {
+  wire::Eth eth;
+  // Until the guest has said anything we do not know its MAC: broadcast.
+  if (have_guest_mac_) eth.dst = guest_mac_;
+  else std::fill(std::begin(eth.dst.b), std::end(eth.dst.b), uint8_t(0xff));
+  eth.src = cfg_.gateway_mac;
+  eth.type = ethertype;
+  eth.emit(buf_.data() + kEthOff);
+  size_t start = kEthOff;
+  if (vnet_) {
+    vh.store(buf_.data() + kVnetOff);
+    start = kVnetOff;
+  }
+  const size_t len = kEthOff - start + 14 + eth_payload_len;
+  ++counters_.frames_out;
+  counters_.bytes_out += len;
+  tap_.send_frame(std::span<const uint8_t>(buf_.data() + start, len));
+}
+
+}  // namespace ferry::core

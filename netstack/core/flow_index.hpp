@@ -1,0 +1,83 @@
+// An open-addressing hash index from a flow key (container address and port,
+// destination address and port, protocol) to a slot number in a fixed flow
+// array. Linear probing with backward-shift deletion (no tombstones), sized
+// once at start: lookups, inserts and removals never allocate.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace ferry::core {
+
+struct FlowKey {
+  uint32_t caddr = 0, daddr = 0;
+  uint16_t cport = 0, dport = 0;
+  uint8_t proto = 0;
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+};
+
+inline uint64_t hash_key(const FlowKey& k) {
+  uint64_t h = (uint64_t(k.caddr) << 32 | k.daddr) * 0x9e3779b97f4a7c15ull;
+  h ^= (uint64_t(k.cport) << 24 | uint64_t(k.dport) << 8 | k.proto) * 0xc2b2ae3d27d4eb4full;
+  return h ^ (h >> 29);
+}
+
+class FlowIndex {
+ public:
+  static constexpr int32_t kEmpty = -1;
+
+  // capacity: the most flows ever held; the table is twice that, rounded up to
+  // a power of two, so probes stay short.
+  explicit FlowIndex(size_t capacity) {
+    size_t n = 16;
+    while (n < capacity * 2) n <<= 1;
+    slots_.assign(n, Entry{});
+    mask_ = n - 1;
+  }
+
+  int32_t find(const FlowKey& k) const {
+    for (size_t i = hash_key(k) & mask_;; i = (i + 1) & mask_) {
+      const Entry& e = slots_[i];
+      if (e.value == kEmpty) return kEmpty;
+      if (e.key == k) return e.value;
+    }
+  }
+
+  // The key must not be present; the caller bounds the number of flows.
+  void insert(const FlowKey& k, int32_t value) {
+    size_t i = hash_key(k) & mask_;
+    while (slots_[i].value != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = Entry{k, value};
+  }
+
+  void erase(const FlowKey& k) {
+    size_t i = hash_key(k) & mask_;
+    while (true) {
+      if (slots_[i].value == kEmpty) return;
+      if (slots_[i].key == k) break;
+      i = (i + 1) & mask_;
+    }
+    // Backward-shift: move later entries of the probe run into the hole when
+    // their home slot does not lie cyclically in (hole, j].
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask_; slots_[j].value != kEmpty; j = (j + 1) & mask_) {
+      size_t home = hash_key(slots_[j].key) & mask_;
+      bool in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+      if (!in_range) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = Entry{};
+  }
+
+ private:
+  struct Entry {
+    FlowKey key{};
+    int32_t value = kEmpty;
+  };
+  std::vector<Entry> slots_;
+  size_t mask_ = 0;
+};
+
+}  // namespace ferry::core

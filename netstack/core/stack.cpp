@@ -1,0 +1,134 @@
+#include "netstack/core/stack.hpp"
+
+#include "netstack/core/icmp.hpp"
+#include "netstack/wire/arp.hpp"
+#include "netstack/wire/checksum.hpp"
+#include "netstack/wire/ethernet.hpp"
+#include "netstack/wire/icmp.hpp"
+#include "netstack/wire/ipv4.hpp"
+#include "netstack/wire/udp.hpp"
+#include "netstack/wire/vnet.hpp"
+
+namespace ferry::core {
+
+using wire::Drop;
+
+Stack::Stack(const NetConfig& cfg, Host& host, TapOut& tap, Random& rng, bool vnet, const Limits& limits)
+    : cfg_(cfg),
+      out_(cfg_, tap, ctr_, vnet),
+      ctx_{cfg_, host, out_, ctr_, rng},
+      tcp_(ctx_, limits.tcp_flows),
+      dgram_(ctx_, limits.dgram_flows),
+      reasm_(limits.reasm_slots, limits.reasm_timeout_ms),
+      vnet_(vnet) {}
+
+void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
+  ++ctr_.frames_in;
+  ctr_.bytes_in += frame.size();
+  bool csum_ok = false;
+  if (vnet_) {
+    if (frame.size() < wire::VnetHdr::kLen) return ctr_.drop(Drop::bad_vnet_header);
+    const auto vh = wire::VnetHdr::load(frame.data());
+    // NEEDS_CSUM: the transport checksum is unfinished (offloaded), so there
+    // is nothing to verify; DATA_VALID: the kernel verified it.
+    csum_ok = vh.flags & (wire::VnetHdr::kNeedsCsum | wire::VnetHdr::kDataValid);
+    frame = frame.subspan(wire::VnetHdr::kLen);
+  }
+  auto eth = wire::Eth::parse(frame);
+  if (!eth) return ctr_.drop(Drop::short_frame);
+  if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_broadcast()) return ctr_.drop(Drop::not_for_us);
+  if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()))
+    out_.set_guest_mac(eth->src);
+  const auto body = frame.subspan(wire::Eth::kLen);
+  switch (eth->type) {
+    case wire::Eth::kArp: return on_arp(body);
+    case wire::Eth::kIpv4: return on_ipv4(body, csum_ok, now_ms);
+    case wire::Eth::kIpv6: return ctr_.drop(Drop::ipv6_unsupported);
+    default: return ctr_.drop(Drop::unknown_ethertype);
+  }
+}
+
+void Stack::on_arp(std::span<const uint8_t> body) {
+  auto arp = wire::Arp::parse(body);
+  if (!arp) return ctr_.drop(Drop::bad_arp);
+  if (arp->op != wire::Arp::kRequest) return;  // replies and announcements: MAC already learnt
+  if (!(arp->tpa == cfg_.gateway) && !(arp->tpa == cfg_.dns)) return;
+  wire::Arp reply;
+  reply.op = wire::Arp::kReply;
+  reply.sha = cfg_.gateway_mac;
+  reply.spa = arp->tpa;
+  reply.tha = arp->sha;
+  reply.tpa = arp->spa;
+  reply.emit(out_.eth_payload());
+  ++ctr_.arp_replies;
+  out_.send_eth(wire::Eth::kArp, wire::Arp::kLen);
+}
+
+void Stack::on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms) {
+  auto ip = wire::Ip4Hdr::parse(pkt);
+  if (!ip) return ctr_.drop(ip.error());
+  pkt = pkt.first(ip->total_len);  // drop Ethernet padding
+  if (ip->src.is_multicast() || ip->src.is_broadcast() || ip->src.is_loopback())
+    return ctr_.drop(Drop::bad_ip_address);
+  if (ip->is_fragment()) {
+    auto whole = reasm_.add(*ip, pkt.subspan(ip->header_len), now_ms, ctr_);
+    if (whole.empty()) return;
+    // Checksums of a reassembled datagram were never offloaded: verify them.
+    return on_ipv4(whole, false, now_ms);
+  }
+  auto l4 = pkt.subspan(ip->header_len);
+  const uint64_t pseudo = wire::pseudo_header_sum(ip->src, ip->dst, ip->proto, uint32_t(l4.size()));
+  switch (ip->proto) {
+    case wire::Ip4Hdr::kTcp:
+      if (!csum_ok && wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), pseudo)) != 0)
+        return ctr_.drop(Drop::bad_tcp_checksum);
+      return tcp_.on_segment(*ip, l4, now_ms);
+    case wire::Ip4Hdr::kUdp: {
+      auto uh = wire::UdpHdr::parse(l4);
+      if (!uh) return ctr_.drop(uh.error());
+      if (!csum_ok && uh->checksum != 0) {
+        const uint64_t ps = wire::pseudo_header_sum(ip->src, ip->dst, ip->proto, uh->length);
+        if (wire::csum_fold(wire::csum_partial(l4.data(), uh->length, ps)) != 0)
+          return ctr_.drop(Drop::bad_udp_checksum);
+      }
+      return dgram_.on_udp(*ip, l4, now_ms);
+    }
+    case wire::Ip4Hdr::kIcmp: return on_icmp(*ip, l4, now_ms);
+    default: return ctr_.drop(Drop::unknown_protocol);
+  }
+}
+
+void Stack::on_icmp(const wire::Ip4Hdr& ip, std::span<const uint8_t> l4, uint64_t now_ms) {
+  auto h = wire::IcmpHdr::parse(l4);
+  if (!h) return ctr_.drop(h.error());
+  if (wire::checksum(l4.data(), l4.size()) != 0) return ctr_.drop(Drop::bad_icmp_checksum);
+  if (h->type != wire::IcmpHdr::kEchoRequest) return ctr_.drop(Drop::icmp_unsupported);
+  if (ip.dst == cfg_.gateway || ip.dst == cfg_.dns) {
+    ++ctr_.icmp_echo_local;
+    return icmp_echo_reply(ctx_, ip.dst, ip.src, l4);
+  }
+  dgram_.on_icmp_echo(ip, l4, now_ms);
+}
+
+void Stack::on_socket(uint64_t token, uint32_t events, uint64_t now_ms) {
+  switch (token_kind(token)) {
+    case TokenKind::tcp: return tcp_.on_socket(token, events, now_ms);
+    case TokenKind::dgram: return dgram_.on_socket(token, events, now_ms);
+  }
+}
+
+void Stack::on_timer(uint64_t now_ms) {
+  tcp_.on_timer(now_ms);
+  if (now_ms >= next_housekeeping_) {
+    dgram_.on_timer(now_ms);
+    reasm_.expire(now_ms, ctr_);
+    next_housekeeping_ = now_ms + kHousekeepingMs;
+  }
+}
+
+uint64_t Stack::next_deadline() const {
+  const uint64_t t = tcp_.next_deadline();
+  return t && t < next_housekeeping_ ? t : next_housekeeping_;
+}
+
+}  // namespace ferry::core

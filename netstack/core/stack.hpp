@@ -1,0 +1,71 @@
+// The translator's entry point: frames from the container in, host socket
+// events in, timers in; frames to the container and host socket operations
+// out, through the interfaces in host.hpp. Pure logic, single-threaded, no
+// system calls: the io_uring loop (io/loop.hpp) drives it in production, and
+// the unit tests drive it with fakes and packet scripts.
+//
+// Per frame: virtio-net header (checksum state) -> Ethernet (learn the
+// container's MAC) -> ARP (answer for the gateway and DNS addresses) or IPv4
+// (validate, reassemble fragments) -> ICMP (echo for our own addresses is
+// answered here, other echo goes to Dgram), UDP (Dgram), TCP (Tcp).
+#pragma once
+
+#include "netstack/core/config.hpp"
+#include "netstack/core/context.hpp"
+#include "netstack/core/counters.hpp"
+#include "netstack/core/dgram.hpp"
+#include "netstack/core/emit.hpp"
+#include "netstack/core/host.hpp"
+#include "netstack/core/reasm.hpp"
+#include "netstack/core/tcp.hpp"
+
+#include <span>
+#include <string>
+
+namespace ferry::core {
+
+struct Limits {
+  size_t tcp_flows = 16384;
+  size_t dgram_flows = 4096;
+  size_t reasm_slots = 16;
+  uint64_t reasm_timeout_ms = 30000;
+};
+
+class Stack {
+ public:
+  static constexpr uint64_t kHousekeepingMs = 1000;
+
+  Stack(const NetConfig& cfg, Host& host, TapOut& tap, Random& rng, bool vnet, const Limits& limits = {});
+
+  // One frame read from the tap (starting with the virtio-net header when
+  // vnet is on).
+  void on_frame(std::span<const uint8_t> frame, uint64_t now_ms);
+  void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
+  void on_timer(uint64_t now_ms);
+  // End of a batch of events: sends coalesced ACKs.
+  void flush() { tcp_.flush(); }
+  // When on_timer() wants to run next (absolute ms).
+  uint64_t next_deadline() const;
+
+  const Counters& counters() const { return ctr_; }
+  std::string stats() const { return ctr_.format(tcp_.active(), dgram_.active()); }
+  const Tcp& tcp() const { return tcp_; }
+  const Dgram& dgram() const { return dgram_; }
+
+ private:
+  void on_arp(std::span<const uint8_t> body);
+  void on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms);
+  void on_icmp(const wire::Ip4Hdr& ip, std::span<const uint8_t> l4, uint64_t now_ms);
+
+  NetConfig cfg_;
+  Counters ctr_;
+  Emitter out_;
+  Context ctx_;
+  Tcp tcp_;
+  Dgram dgram_;
+  Reassembler reasm_;
+  bool vnet_;
+  uint64_t next_housekeeping_ = 0;
+};
+
+}  // namespace ferry::core

@@ -1,0 +1,503 @@
+#include "netstack/core/tcp.hpp"
+
+#include "netstack/core/icmp.hpp"
+#include "netstack/wire/icmp.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ferry::core {
+
+using wire::seq_ge;
+using wire::seq_gt;
+using wire::seq_le;
+using wire::seq_lt;
+using wire::TcpHdr;
+
+Tcp::Tcp(Context& ctx, size_t max_flows) : ctx_(ctx), flows_(max_flows), index_(max_flows) {
+  free_slots_.reserve(max_flows);
+  for (size_t i = max_flows; i-- > 0;) free_slots_.push_back(uint32_t(i));
+  timer_list_.reserve(max_flows);
+  ack_list_.reserve(max_flows);
+}
+
+const TcpFlow* Tcp::find_for_test(const FlowKey& k) const {
+  int32_t s = index_.find(k);
+  return s == FlowIndex::kEmpty ? nullptr : &flows_[size_t(s)];
+}
+
+uint64_t Tcp::token(uint32_t slot) const { return make_token(TokenKind::tcp, flows_[slot].gen, slot); }
+
+uint32_t Tcp::alloc_slot() {
+  uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  TcpFlow& f = flows_[slot];
+  // Keep the bookkeeping that outlives a flow: the generation and whether the
+  // slot still sits in the timer or ACK list (those are cleaned lazily).
+  TcpFlow fresh;
+  fresh.gen = f.gen;
+  fresh.in_timer_list = f.in_timer_list;
+  fresh.in_ack_list = f.in_ack_list;
+  fresh.ack_pending = false;
+  f = fresh;
+  ++active_;
+  return slot;
+}
+
+void Tcp::free_flow(uint32_t slot, bool reset_host) {
+  TcpFlow& f = flows_[slot];
+  if (f.fd >= 0) ctx_.host.close(f.fd, reset_host);
+  index_.erase(f.key);
+  f.fd = -1;
+  f.state = TcpFlow::State::free;
+  f.rto_deadline = 0;
+  f.ack_pending = false;
+  f.gen = (f.gen + 1) & 0xffffff;
+  free_slots_.push_back(slot);
+  --active_;
+  ++ctx_.ctr.tcp_flows_closed;
+}
+
+// --- Segments from the container ------------------------------------------------
+
+void Tcp::on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms) {
+  auto parsed = TcpHdr::parse(seg);
+  if (!parsed) {
+    ctx_.ctr.drop(parsed.error());
+    return;
+  }
+  const TcpHdr& th = *parsed;
+  const auto payload = seg.subspan(th.header_len);
+  const FlowKey key{ip.src.v, ip.dst.v, th.sport, th.dport, wire::Ip4Hdr::kTcp};
+  const int32_t found = index_.find(key);
+  if (found == FlowIndex::kEmpty) {
+    if (th.has(TcpHdr::kSyn) && !th.has(TcpHdr::kAck) && !th.has(TcpHdr::kRst)) {
+      on_syn(ip, th, now_ms);
+    } else {
+      ctx_.ctr.drop(wire::Drop::tcp_no_flow);
+      if (!th.has(TcpHdr::kRst)) send_rst_for(ip, th, payload.size());
+    }
+    return;
+  }
+  const uint32_t slot = uint32_t(found);
+  TcpFlow& f = flows_[slot];
+  if (th.has(TcpHdr::kRst)) {
+    // The container aborted: the host peer sees a reset too.
+    ++ctx_.ctr.tcp_resets_to_host;
+    free_flow(slot, true);
+    return;
+  }
+  switch (f.state) {
+    case TcpFlow::State::free:
+    case TcpFlow::State::connecting:
+      return;  // SYN retransmissions while the host connect is in progress
+    case TcpFlow::State::syn_ack_sent:
+      if (th.has(TcpHdr::kSyn) && !th.has(TcpHdr::kAck)) {
+        send_segment(f, TcpHdr::kSyn | TcpHdr::kAck, f.isn, 0, true);
+        return;
+      }
+      if (!th.has(TcpHdr::kAck) || th.ack != f.isn + 1) return;
+      f.state = TcpFlow::State::established;
+      f.snd_una = f.snd_nxt = f.snd_max = f.isn + 1;
+      f.wnd_edge = th.ack + (uint32_t(th.window) << f.c_wscale);
+      f.rto_deadline = 0;
+      f.retries = 0;
+      f.rto_ms = kMinRtoMs;
+      break;
+    case TcpFlow::State::established:
+      if (th.has(TcpHdr::kSyn)) {  // RFC 9293 3.10.7.4: challenge ACK
+        send_ack(slot);
+        return;
+      }
+      handle_ack(slot, th, payload.size(), now_ms);
+      if (f.state == TcpFlow::State::free) return;
+      break;
+  }
+  receive_data(slot, th.seq, payload, th.has(TcpHdr::kFin));
+  if (f.state == TcpFlow::State::free) return;
+  push(slot, now_ms);
+  if (f.state != TcpFlow::State::free && f.c_fin && f.fin_acked) free_flow(slot, false);
+}
+
+void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
+  (void)now_ms;
+  if (free_slots_.empty()) {
+    ctx_.ctr.drop(wire::Drop::flow_table_full);
+    send_rst_for(ip, th, 0);
+    return;
+  }
+  auto dst = ctx_.map_destination(ip.dst, th.dport);
+  if (!dst) {
+    ctx_.ctr.drop(dst.error());
+    // Refuse what the container may address but not reach (the host's
+    // loopback when disabled, the DNS address on other ports); ignore
+    // addresses that are nobody's.
+    if (dst.error() != wire::Drop::bad_ip_address) send_rst_for(ip, th, 0);
+    return;
+  }
+  const int fd = ctx_.host.tcp_connect(*dst);
+  if (fd < 0) {
+    if (fd == -ENETUNREACH || fd == -EHOSTUNREACH) {
+      ++ctx_.ctr.tcp_connect_unreachable;
+      uint8_t quote[28];
+      wire::Ip4Hdr q = ip;
+      q.total_len = 40;
+      q.emit(quote);
+      wire::store16(quote + 20, th.sport);
+      wire::store16(quote + 22, th.dport);
+      wire::store32(quote + 24, th.seq);
+      icmp_unreachable(ctx_, fd == -ENETUNREACH ? wire::IcmpHdr::kNetUnreachable : wire::IcmpHdr::kHostUnreachable,
+                       ip.dst, ip.src, quote);
+    } else {
+      ++ctx_.ctr.tcp_connect_refused;
+      send_rst_for(ip, th, 0);
+    }
+    return;
+  }
+  const uint32_t slot = alloc_slot();
+  TcpFlow& f = flows_[slot];
+  f.state = TcpFlow::State::connecting;
+  f.fd = fd;
+  f.key = FlowKey{ip.src.v, ip.dst.v, th.sport, th.dport, wire::Ip4Hdr::kTcp};
+  f.rcv_nxt = th.seq + 1;
+  f.c_mss = th.mss > 0 ? uint16_t(std::max(th.mss, 64)) : 536;
+  if (th.wscale >= 0) {  // RFC 7323 2.2: scale only if both sides offer it
+    f.c_wscale = uint8_t(std::min(th.wscale, 14));
+    f.our_wscale = kOurWscale;
+  }
+  f.isn = ctx_.rng.next();
+  f.snd_una = f.snd_nxt = f.snd_max = f.isn;
+  f.wnd_edge = f.isn + 1 + th.window;  // windows in SYNs are never scaled
+  f.rto_ms = kMinRtoMs;
+  index_.insert(f.key, int32_t(slot));
+  ++ctx_.ctr.tcp_flows_opened;
+  ctx_.host.watch(fd, token(slot), false, true);
+}
+
+void Tcp::on_connected(uint32_t slot, uint64_t now_ms) {
+  TcpFlow& f = flows_[slot];
+  f.state = TcpFlow::State::syn_ack_sent;
+  send_segment(f, TcpHdr::kSyn | TcpHdr::kAck, f.isn, 0, true);
+  f.snd_nxt = f.snd_max = f.isn + 1;
+  arm_timer(slot, now_ms);
+  ctx_.host.watch(f.fd, token(slot), true, false);
+}
+
+void Tcp::on_connect_failed(uint32_t slot, int err) {
+  TcpFlow& f = flows_[slot];
+  wire::Ip4Hdr ip;
+  ip.src = wire::Ip4(f.key.caddr);
+  ip.dst = wire::Ip4(f.key.daddr);
+  ip.proto = wire::Ip4Hdr::kTcp;
+  if (err == ENETUNREACH || err == EHOSTUNREACH || err == ETIMEDOUT) {
+    ++ctx_.ctr.tcp_connect_unreachable;
+    uint8_t quote[28];
+    ip.total_len = 40;
+    ip.emit(quote);
+    wire::store16(quote + 20, f.key.cport);
+    wire::store16(quote + 22, f.key.dport);
+    wire::store32(quote + 24, f.rcv_nxt - 1);
+    icmp_unreachable(ctx_, err == ENETUNREACH ? wire::IcmpHdr::kNetUnreachable : wire::IcmpHdr::kHostUnreachable,
+                     ip.dst, ip.src, quote);
+  } else {
+    ++ctx_.ctr.tcp_connect_refused;
+    TcpHdr th;
+    th.sport = f.key.cport;
+    th.dport = f.key.dport;
+    th.seq = f.rcv_nxt - 1;
+    th.flags = TcpHdr::kSyn;
+    send_rst_for(ip, th, 0);
+  }
+  free_flow(slot, false);
+}
+
+void Tcp::handle_ack(uint32_t slot, const TcpHdr& th, size_t payload_len, uint64_t now_ms) {
+  TcpFlow& f = flows_[slot];
+  if (!th.has(TcpHdr::kAck)) return;
+  const uint32_t ack = th.ack;
+  const uint32_t new_edge = ack + (uint32_t(th.window) << f.c_wscale);
+  if (seq_gt(ack, f.snd_una) && seq_le(ack, f.snd_max)) {
+    uint32_t acked = ack - f.snd_una;
+    if (f.h_eof && seq_gt(ack, f.fin_seq)) {
+      f.fin_acked = true;
+      --acked;
+    }
+    if (acked) ctx_.host.discard(f.fd, acked);
+    f.snd_una = ack;
+    if (seq_lt(f.snd_nxt, ack)) f.snd_nxt = ack;
+    f.dupacks = 0;
+    f.retries = 0;
+    f.rto_ms = kMinRtoMs;
+    if (f.snd_una == f.snd_max) f.rto_deadline = 0;
+    else arm_timer(slot, now_ms);
+  } else if (ack == f.snd_una && payload_len == 0 && !th.has(TcpHdr::kFin) && f.snd_una != f.snd_max &&
+             new_edge == f.wnd_edge) {
+    // RFC 5681 2: a duplicate ACK. The third triggers fast retransmission.
+    if (++f.dupacks == 3) retransmit(slot, now_ms);
+  }
+  if (seq_ge(ack, f.snd_una)) f.wnd_edge = new_edge;
+}
+
+void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> payload, bool fin) {
+  TcpFlow& f = flows_[slot];
+  const uint32_t end = seq + uint32_t(payload.size());
+  if (!payload.empty() && !f.c_fin) {
+    if (seq_gt(seq, f.rcv_nxt)) {
+      // A gap: the tap does not reorder, so something was lost upstream in the
+      // container. Answer at once with a duplicate ACK for fast retransmit.
+      ctx_.ctr.drop(wire::Drop::tcp_out_of_window);
+      send_ack(slot);
+      return;
+    }
+    if (seq_lt(seq, f.rcv_nxt)) {
+      const uint32_t skip = f.rcv_nxt - seq;
+      payload = skip >= payload.size() ? payload.subspan(payload.size()) : payload.subspan(skip);
+    }
+    if (!payload.empty() && !f.write_short) {
+      const ssize_t r = ctx_.host.send(f.fd, payload.data(), payload.size());
+      if (r < 0 && r != -EAGAIN) {
+        reset_container(slot);
+        free_flow(slot, false);
+        return;
+      }
+      const size_t written = r < 0 ? 0 : size_t(r);
+      f.rcv_nxt += uint32_t(written);
+      ctx_.ctr.tcp_bytes_to_host += written;
+      if (written < payload.size()) {
+        // The host socket took less than we advertised: acknowledge only what
+        // it took, and ask to be told when it drains (see tcp.hpp).
+        f.write_short = true;
+        ++ctx_.ctr.tcp_partial_writes;
+        if (!f.out_watched) {
+          f.out_watched = true;
+          ctx_.host.watch(f.fd, token(slot), false, true);
+        }
+      }
+    }
+  }
+  if (fin && !f.c_fin && end == f.rcv_nxt) {
+    f.c_fin = true;
+    ++f.rcv_nxt;
+    ctx_.host.shutdown_write(f.fd);
+  }
+  if (!payload.empty() || fin) {
+    f.ack_pending = true;
+    if (!f.in_ack_list) {
+      f.in_ack_list = true;
+      ack_list_.push_back(slot);
+    }
+  }
+}
+
+// --- Data from the host -----------------------------------------------------------
+
+void Tcp::push(uint32_t slot, uint64_t now_ms) {
+  TcpFlow& f = flows_[slot];
+  if (f.state != TcpFlow::State::established) return;
+  const size_t max_chunk = ctx_.out.vnet() ? Emitter::kMaxL4 - TcpHdr::kMinLen
+                                           : std::min<size_t>(f.c_mss, ctx_.cfg.mtu - 40);
+  while (true) {
+    if (f.h_eof && f.snd_nxt == f.fin_seq) {
+      if (!f.fin_sent) {
+        send_segment(f, TcpHdr::kFin | TcpHdr::kAck, f.fin_seq, 0, false);
+        f.fin_sent = true;
+        f.snd_nxt = f.fin_seq + 1;
+        if (seq_gt(f.snd_nxt, f.snd_max)) f.snd_max = f.snd_nxt;
+        if (!f.rto_deadline) arm_timer(slot, now_ms);
+      }
+      return;
+    }
+    const int32_t avail = int32_t(f.wnd_edge - f.snd_nxt);
+    if (avail <= 0) return;
+    size_t n = std::min<size_t>(size_t(avail), max_chunk);
+    if (f.h_eof) n = std::min<size_t>(n, f.fin_seq - f.snd_nxt);
+    const ssize_t r = ctx_.host.peek(f.fd, ctx_.out.l4() + TcpHdr::kMinLen, n);
+    if (r > 0) {
+      send_segment(f, TcpHdr::kAck | TcpHdr::kPsh, f.snd_nxt, size_t(r), false);
+      f.snd_nxt += uint32_t(r);
+      if (seq_gt(f.snd_nxt, f.snd_max)) {
+        ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max);
+        f.snd_max = f.snd_nxt;
+      }
+      if (!f.rto_deadline) arm_timer(slot, now_ms);
+      continue;
+    }
+    if (r == 0) {  // end of stream after everything peeked so far
+      f.h_eof = true;
+      f.fin_seq = f.snd_nxt;
+      continue;
+    }
+    if (r == -EAGAIN) return;
+    reset_container(slot);
+    free_flow(slot, false);
+    return;
+  }
+}
+
+void Tcp::retransmit(uint32_t slot, uint64_t now_ms) {
+  TcpFlow& f = flows_[slot];
+  ++ctx_.ctr.tcp_retransmits;
+  ctx_.host.rewind_peek(f.fd);
+  f.snd_nxt = f.snd_una;
+  f.fin_sent = false;
+  f.dupacks = 0;
+  f.rto_deadline = 0;
+  push(slot, now_ms);
+}
+
+void Tcp::arm_timer(uint32_t slot, uint64_t now_ms) {
+  TcpFlow& f = flows_[slot];
+  f.rto_deadline = now_ms + f.rto_ms;
+  if (!f.in_timer_list) {
+    f.in_timer_list = true;
+    timer_list_.push_back(slot);
+  }
+}
+
+uint64_t Tcp::next_deadline() const {
+  uint64_t best = 0;
+  for (uint32_t slot : timer_list_) {
+    const TcpFlow& f = flows_[slot];
+    if (f.state != TcpFlow::State::free && f.rto_deadline && (!best || f.rto_deadline < best)) best = f.rto_deadline;
+  }
+  return best;
+}
+
+void Tcp::on_timer(uint64_t now_ms) {
+  for (size_t i = 0; i < timer_list_.size();) {
+    const uint32_t slot = timer_list_[i];
+    TcpFlow& f = flows_[slot];
+    if (f.state == TcpFlow::State::free || !f.rto_deadline) {
+      f.in_timer_list = false;
+      timer_list_[i] = timer_list_.back();
+      timer_list_.pop_back();
+      continue;
+    }
+    ++i;
+    if (f.rto_deadline > now_ms) continue;
+    if (++f.retries > kMaxRetries) {  // the container stopped answering
+      reset_container(slot);
+      free_flow(slot, true);
+      continue;
+    }
+    f.rto_ms = std::min(f.rto_ms * 2, kMaxRtoMs);
+    if (f.state == TcpFlow::State::syn_ack_sent) {
+      send_segment(f, TcpHdr::kSyn | TcpHdr::kAck, f.isn, 0, true);
+      arm_timer(slot, now_ms);
+    } else {
+      retransmit(slot, now_ms);
+      if (f.state != TcpFlow::State::free && !f.rto_deadline && f.snd_una != f.snd_max) arm_timer(slot, now_ms);
+    }
+  }
+}
+
+void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
+  const uint32_t slot = token_slot(tok);
+  if (slot >= flows_.size()) return;
+  TcpFlow& f = flows_[slot];
+  if (f.state == TcpFlow::State::free || f.gen != token_gen(tok)) return;  // stale
+  if (f.state == TcpFlow::State::connecting) {
+    if (!(events & (kEvOut | kEvErr | kEvHup))) return;
+    const int err = ctx_.host.connect_result(f.fd);
+    if (err == 0) on_connected(slot, now_ms);
+    else on_connect_failed(slot, -err);
+    return;
+  }
+  if (events & kEvOut) {
+    f.out_watched = false;
+    const bool was_short = f.write_short;
+    f.write_short = false;
+    if (f.state == TcpFlow::State::established) {
+      send_ack(slot);  // window update
+      if (was_short)   // then three duplicates: fast retransmit of the rest
+        for (int i = 0; i < 3; ++i) send_ack(slot);
+    }
+  }
+  if (events & (kEvIn | kEvRdHup | kEvHup | kEvErr)) push(slot, now_ms);
+  if (f.state == TcpFlow::State::established && f.c_fin && f.fin_acked) free_flow(slot, false);
+}
+
+void Tcp::flush() {
+  for (uint32_t slot : ack_list_) {
+    TcpFlow& f = flows_[slot];
+    f.in_ack_list = false;
+    if (f.ack_pending && f.state == TcpFlow::State::established) send_ack(slot);
+    f.ack_pending = false;
+  }
+  ack_list_.clear();
+}
+
+// --- Emission ------------------------------------------------------------------------
+
+uint32_t Tcp::window_to_advertise(TcpFlow& f) {
+  size_t space = f.c_fin ? 0 : ctx_.host.send_space(f.fd);
+  const size_t max = size_t(0xffff) << f.our_wscale;
+  space = std::min(space, max);
+  // Ask to hear when the socket drains if the window got small, so the
+  // container learns of the room at once rather than by probing.
+  if (space < size_t(4) * f.c_mss && !f.out_watched && f.state != TcpFlow::State::connecting && !f.c_fin) {
+    f.out_watched = true;
+    ctx_.host.watch(f.fd, make_token(TokenKind::tcp, f.gen, uint32_t(&f - flows_.data())), false, true);
+  }
+  f.adv_wnd = uint32_t(space);
+  return uint32_t(space);
+}
+
+void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options) {
+  TcpHdr th;
+  th.sport = f.key.dport;
+  th.dport = f.key.cport;
+  th.seq = seq;
+  th.ack = f.rcv_nxt;
+  th.flags = flags;
+  const uint32_t wnd = window_to_advertise(f);
+  if (syn_options) {
+    th.window = uint16_t(std::min<uint32_t>(wnd, 0xffff));
+    th.mss = int(ctx_.cfg.mtu - 40);
+    if (f.our_wscale) th.wscale = f.our_wscale;
+  } else {
+    th.window = uint16_t(std::min<uint32_t>(wnd >> f.our_wscale, 0xffff));
+  }
+  uint8_t* p = ctx_.out.l4();
+  // Payload (if any) was peeked to l4() + 20; SYN segments carry none, so
+  // their options may take that room.
+  const size_t hlen = th.emit(p);
+  Emitter::Opts o;
+  o.csum_field = 16;
+  o.gso_size = uint16_t(std::min<size_t>(f.c_mss, ctx_.cfg.mtu - 40));
+  o.l4_hdr_len = uint16_t(hlen);
+  ctx_.out.send_ipv4(wire::Ip4(f.key.daddr), wire::Ip4(f.key.caddr), wire::Ip4Hdr::kTcp, hlen + payload_len, o);
+}
+
+void Tcp::send_ack(uint32_t slot) {
+  TcpFlow& f = flows_[slot];
+  f.ack_pending = false;
+  send_segment(f, TcpHdr::kAck, f.snd_nxt, 0, false);
+}
+
+void Tcp::reset_container(uint32_t slot) {
+  TcpFlow& f = flows_[slot];
+  ++ctx_.ctr.tcp_resets_to_container;
+  send_segment(f, TcpHdr::kRst | TcpHdr::kAck, f.snd_nxt, 0, false);
+}
+
+// RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection.
+void Tcp::send_rst_for(const wire::Ip4Hdr& ip, const TcpHdr& th, size_t payload_len) {
+  TcpHdr r;
+  r.sport = th.dport;
+  r.dport = th.sport;
+  if (th.has(TcpHdr::kAck)) {
+    r.seq = th.ack;
+    r.flags = TcpHdr::kRst;
+  } else {
+    r.seq = 0;
+    r.ack = th.seq + uint32_t(payload_len) + (th.has(TcpHdr::kSyn) ? 1 : 0) + (th.has(TcpHdr::kFin) ? 1 : 0);
+    r.flags = TcpHdr::kRst | TcpHdr::kAck;
+  }
+  const size_t hlen = r.emit(ctx_.out.l4());
+  Emitter::Opts o;
+  o.csum_field = 16;
+  ctx_.out.send_ipv4(ip.dst, ip.src, wire::Ip4Hdr::kTcp, hlen, o);
+}
+
+}  // namespace ferry::core

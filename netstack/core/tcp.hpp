@@ -1,0 +1,136 @@
+// TCP translation between the container (segments on the tap) and host
+// sockets. Theory of operation (docs/netstack.md has the long form):
+//
+// ferry is not a TCP endpoint with buffers of its own. Each container
+// connection is paired with one host socket, and the host socket's kernel
+// buffers are the only buffers:
+//
+//  container -> host: a segment is accepted only at rcv_nxt and only as far
+//    as send() on the host socket takes it; ferry acknowledges exactly what
+//    the host kernel took. The window advertised to the container is the room
+//    left in the host socket's send buffer (Host::send_space). So ferry never
+//    acknowledges a byte it has not handed to the kernel, and never has to
+//    drop one it acknowledged. If the estimate was too generous and a write
+//    comes up short, ferry advertises what remains, waits for the socket to
+//    drain (kEvOut), then sends a window update followed by three duplicate
+//    ACKs, so the container retransmits at once by fast retransmit instead of
+//    waiting for a retransmission timeout.
+//
+//  host -> container: bytes stay in the host socket until the container
+//    acknowledges them. ferry reads them with MSG_PEEK at a moving peek
+//    offset, sends them as segments (64 KiB TSO frames when the tap has a
+//    virtio-net header), and on each ACK discards the acknowledged bytes from
+//    the socket. Retransmission (three duplicate ACKs, or the timer) rewinds
+//    the peek offset to the oldest unacknowledged byte: go-back-N from data
+//    the kernel still holds.
+//
+//  Options: ferry answers the container's SYN with MSS (from the MTU) and,
+//  when the container offered it, window scaling (shift 7, RFC 7323), so
+//  windows can follow multi-megabyte socket buffers. It does not offer SACK
+//  (the tap does not lose or reorder frames, and go-back-N from the socket is
+//  cheap) nor timestamps (the host side keeps its own RTT estimates).
+//
+// Lifecycle of a flow: connecting (host connect in progress; the container's
+// SYN is answered only when the host connect succeeds: RST if refused, ICMP
+// unreachable if unreachable) -> syn_ack_sent -> established (with half-close
+// flags each way) -> free. A flow is freed when both FINs are through, on a
+// reset from either side, or when the container stops answering.
+#pragma once
+
+#include "netstack/core/context.hpp"
+#include "netstack/core/flow_index.hpp"
+#include "netstack/wire/ipv4.hpp"
+#include "netstack/wire/tcp.hpp"
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace ferry::core {
+
+struct TcpFlow {
+  enum class State : uint8_t { free, connecting, syn_ack_sent, established };
+
+  State state = State::free;
+  uint32_t gen = 0;  // bumped when the slot is freed
+  int fd = -1;
+  FlowKey key{};  // container address/port, destination address/port
+
+  // container -> host
+  uint32_t rcv_nxt = 0;      // next sequence number expected from the container
+  uint32_t adv_wnd = 0;      // last window advertised (bytes)
+  bool c_fin = false;        // container's FIN received; host socket shut for writing
+  bool write_short = false;  // a write came up short; waiting for kEvOut
+  bool out_watched = false;
+
+  // host -> container
+  uint32_t isn = 0;
+  uint32_t snd_una = 0;      // oldest byte (or FIN) not acknowledged by the container
+  uint32_t snd_nxt = 0;      // next sequence number to send
+  uint32_t snd_max = 0;      // highest sequence number sent (snd_nxt rewinds on retransmission)
+  uint32_t fin_seq = 0;      // sequence number of our FIN, valid once h_eof
+  uint32_t wnd_edge = 0;     // right edge of the container's receive window
+  uint16_t c_mss = 536;      // container's MSS (RFC 9293 default when absent)
+  uint8_t c_wscale = 0;      // shift applied to the container's windows
+  uint8_t our_wscale = 0;    // shift applied to the windows we advertise
+  bool h_eof = false;        // host peer closed its side (all data read)
+  bool fin_sent = false;
+  bool fin_acked = false;
+  uint8_t dupacks = 0;
+  uint8_t retries = 0;
+  bool ack_pending = false;
+  bool in_ack_list = false;
+  bool in_timer_list = false;
+  uint32_t rto_ms = 0;
+  uint64_t rto_deadline = 0;  // 0: timer off
+};
+
+class Tcp {
+ public:
+  static constexpr uint32_t kMinRtoMs = 200;   // Linux TCP_RTO_MIN
+  static constexpr uint32_t kMaxRtoMs = 10000;
+  static constexpr uint8_t kMaxRetries = 12;
+  static constexpr uint8_t kOurWscale = 7;
+
+  Tcp(Context& ctx, size_t max_flows);
+
+  // A TCP segment from the container: `ip` is its parsed IPv4 header, `seg`
+  // the TCP header and payload. The checksum was already verified.
+  void on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms);
+  void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
+  void on_timer(uint64_t now_ms);
+  // Sends the ACKs that segments of the last batch of frames asked for: one
+  // per flow per batch, not one per segment.
+  void flush();
+  uint64_t next_deadline() const;  // 0: none
+  size_t active() const { return active_; }
+  const TcpFlow* find_for_test(const FlowKey& k) const;
+
+ private:
+  uint32_t alloc_slot();
+  void free_flow(uint32_t slot, bool reset_host);
+  uint64_t token(uint32_t slot) const;
+  void on_syn(const wire::Ip4Hdr& ip, const wire::TcpHdr& th, uint64_t now_ms);
+  void on_connected(uint32_t slot, uint64_t now_ms);
+  void on_connect_failed(uint32_t slot, int err);
+  void handle_ack(uint32_t slot, const wire::TcpHdr& th, size_t payload_len, uint64_t now_ms);
+  void receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> payload, bool fin);
+  void push(uint32_t slot, uint64_t now_ms);
+  void retransmit(uint32_t slot, uint64_t now_ms);
+  void arm_timer(uint32_t slot, uint64_t now_ms);
+  uint32_t window_to_advertise(TcpFlow& f);
+  void send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options);
+  void send_ack(uint32_t slot);
+  void send_rst_for(const wire::Ip4Hdr& ip, const wire::TcpHdr& th, size_t payload_len);
+  void reset_container(uint32_t slot);
+
+  Context& ctx_;
+  std::vector<TcpFlow> flows_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> timer_list_;
+  std::vector<uint32_t> ack_list_;
+  FlowIndex index_;
+  size_t active_ = 0;
+};
+
+}  // namespace ferry::core

@@ -1,0 +1,315 @@
+// Fakes of the translator's system interfaces (netstack/core/host.hpp) and
+// frame builders/parsers, so that the netstack core can be driven by packet
+// scripts without a kernel: "the container sends this segment, expect these
+// frames and these socket operations".
+#pragma once
+
+#include "netstack/core/host.hpp"
+#include "netstack/wire/arp.hpp"
+#include "netstack/wire/checksum.hpp"
+#include "netstack/wire/ethernet.hpp"
+#include "netstack/wire/icmp.hpp"
+#include "netstack/wire/ipv4.hpp"
+#include "netstack/wire/tcp.hpp"
+#include "netstack/wire/udp.hpp"
+#include "netstack/wire/vnet.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ferry::test {
+
+using Bytes = std::vector<uint8_t>;
+
+struct FakeSocket {
+  enum Kind { tcp, udp, icmp } kind = tcp;
+  core::SockAddr4 dst;
+  bool connecting = true;
+  int connect_errno = 0;  // reported by connect_result
+  std::string sent;       // what ferry wrote (container -> host)
+  size_t space = 1 << 20; // what send() takes before -EAGAIN
+  std::string rx;         // bytes from the host peer not yet discarded
+  size_t peek_off = 0;
+  bool eof = false;
+  int rx_errno = 0;
+  bool shut_wr = false, closed = false, reset = false;
+  uint64_t token = 0;
+  bool watch_in = false, watch_out = false;
+  std::deque<std::string> dgrams_in;
+  std::vector<std::string> dgrams_out;
+  size_t discarded = 0;
+  int rewinds = 0;
+};
+
+class FakeHost : public core::Host {
+ public:
+  std::map<int, FakeSocket> socks;
+  int next_fd = 100;
+  int connect_fail = 0;   // tcp_connect returns -connect_fail at once
+  int icmp_fail = 0;
+  bool have_dns = true;
+  wire::Ip4 dns{127, 0, 0, 53};
+  size_t closed_count = 0;
+
+  FakeSocket& sock(int fd) { return socks.at(fd); }
+  // The most recently opened socket.
+  int last_fd() const { return socks.empty() ? -1 : socks.rbegin()->first; }
+  size_t open_count() const {
+    size_t n = 0;
+    for (auto& [fd, s] : socks) n += !s.closed;
+    return n;
+  }
+
+  int tcp_connect(core::SockAddr4 dst) override {
+    if (connect_fail) return -connect_fail;
+    int fd = next_fd++;
+    FakeSocket s;
+    s.dst = dst;
+    socks[fd] = s;
+    return fd;
+  }
+  int connect_result(int fd) override {
+    auto& s = sock(fd);
+    s.connecting = false;
+    return -s.connect_errno;
+  }
+  ssize_t send(int fd, const uint8_t* p, size_t n) override {
+    auto& s = sock(fd);
+    if (s.rx_errno) return -s.rx_errno;
+    size_t k = std::min(n, s.space);
+    if (k == 0 && n) return -EAGAIN;
+    s.sent.append(reinterpret_cast<const char*>(p), k);
+    s.space -= k;
+    return ssize_t(k);
+  }
+  ssize_t peek(int fd, uint8_t* p, size_t n) override {
+    auto& s = sock(fd);
+    if (s.rx_errno) return -s.rx_errno;
+    if (s.peek_off < s.rx.size()) {
+      size_t k = std::min(n, s.rx.size() - s.peek_off);
+      std::memcpy(p, s.rx.data() + s.peek_off, k);
+      s.peek_off += k;
+      return ssize_t(k);
+    }
+    return s.eof ? 0 : -EAGAIN;
+  }
+  void rewind_peek(int fd) override {
+    sock(fd).peek_off = 0;
+    ++sock(fd).rewinds;
+  }
+  void discard(int fd, size_t n) override {
+    auto& s = sock(fd);
+    s.rx.erase(0, n);
+    s.peek_off -= std::min(n, s.peek_off);
+    s.discarded += n;
+  }
+  size_t send_space(int fd) override { return sock(fd).space; }
+  void shutdown_write(int fd) override { sock(fd).shut_wr = true; }
+  void close(int fd, bool reset) override {
+    auto& s = sock(fd);
+    s.closed = true;
+    s.reset = reset;
+    ++closed_count;
+  }
+  int udp_open(core::SockAddr4 dst) override {
+    int fd = next_fd++;
+    FakeSocket s;
+    s.kind = FakeSocket::udp;
+    s.dst = dst;
+    s.connecting = false;
+    socks[fd] = s;
+    return fd;
+  }
+  int icmp_open(wire::Ip4 dst) override {
+    if (icmp_fail) return -icmp_fail;
+    int fd = next_fd++;
+    FakeSocket s;
+    s.kind = FakeSocket::icmp;
+    s.dst = {dst, 0};
+    s.connecting = false;
+    socks[fd] = s;
+    return fd;
+  }
+  ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override {
+    sock(fd).dgrams_out.emplace_back(reinterpret_cast<const char*>(p), n);
+    return ssize_t(n);
+  }
+  ssize_t dgram_recv(int fd, uint8_t* p, size_t n) override {
+    auto& s = sock(fd);
+    if (s.dgrams_in.empty()) return -EAGAIN;
+    auto d = s.dgrams_in.front();
+    s.dgrams_in.pop_front();
+    size_t k = std::min(n, d.size());
+    std::memcpy(p, d.data(), k);
+    return ssize_t(k);
+  }
+  bool dns_upstream(wire::Ip4& out) override {
+    out = dns;
+    return have_dns;
+  }
+  void watch(int fd, uint64_t token, bool in, bool out) override {
+    auto& s = sock(fd);
+    s.token = token;
+    s.watch_in |= in;
+    s.watch_out |= out;
+  }
+};
+
+class FakeTap : public core::TapOut {
+ public:
+  std::vector<Bytes> frames;
+  void send_frame(std::span<const uint8_t> f) override { frames.emplace_back(f.begin(), f.end()); }
+  Bytes pop() {
+    Bytes f = frames.front();
+    frames.erase(frames.begin());
+    return f;
+  }
+};
+
+class SeqRandom : public core::Random {
+ public:
+  uint32_t v = 1000000;
+  uint32_t next() override { return v; }
+};
+
+// A parsed frame towards the container.
+struct Seen {
+  wire::VnetHdr vnet;
+  wire::Eth eth;
+  std::optional<wire::Arp> arp;
+  wire::Ip4Hdr ip;
+  std::optional<wire::TcpHdr> tcp;
+  std::optional<wire::UdpHdr> udp;
+  std::optional<wire::IcmpHdr> icmp;
+  std::string payload;
+  bool l4_checksum_ok = false;
+};
+
+inline Seen parse_out(const Bytes& frame, bool vnet) {
+  Seen s;
+  std::span<const uint8_t> f(frame);
+  if (vnet) {
+    s.vnet = wire::VnetHdr::load(f.data());
+    f = f.subspan(wire::VnetHdr::kLen);
+  }
+  s.eth = *wire::Eth::parse(f);
+  f = f.subspan(wire::Eth::kLen);
+  if (s.eth.type == wire::Eth::kArp) {
+    s.arp = wire::Arp::parse(f);
+    return s;
+  }
+  s.ip = *wire::Ip4Hdr::parse(f);
+  auto l4 = f.subspan(s.ip.header_len, s.ip.total_len - s.ip.header_len);
+  uint64_t ps = wire::pseudo_header_sum(s.ip.src, s.ip.dst, s.ip.proto, uint32_t(l4.size()));
+  if (s.ip.proto == wire::Ip4Hdr::kTcp) {
+    s.tcp = *wire::TcpHdr::parse(l4);
+    s.payload.assign(reinterpret_cast<const char*>(l4.data()) + s.tcp->header_len, l4.size() - s.tcp->header_len);
+    if (s.vnet.flags & wire::VnetHdr::kNeedsCsum)
+      s.l4_checksum_ok = s.tcp->checksum == uint16_t(~wire::csum_fold(ps));
+    else
+      s.l4_checksum_ok = wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)) == 0;
+  } else if (s.ip.proto == wire::Ip4Hdr::kUdp) {
+    s.udp = *wire::UdpHdr::parse(l4);
+    s.payload.assign(reinterpret_cast<const char*>(l4.data()) + 8, l4.size() - 8);
+    s.l4_checksum_ok = (s.vnet.flags & wire::VnetHdr::kNeedsCsum) ||
+                       wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)) == 0;
+  } else if (s.ip.proto == wire::Ip4Hdr::kIcmp) {
+    s.icmp = *wire::IcmpHdr::parse(l4);
+    s.payload.assign(reinterpret_cast<const char*>(l4.data()) + 8, l4.size() - 8);
+    s.l4_checksum_ok = wire::checksum(l4.data(), l4.size()) == 0;
+  }
+  return s;
+}
+
+// Builds frames as the container would send them (full checksums, no
+// offload flags, so the translator verifies them).
+struct FrameBuilder {
+  bool vnet = false;
+  wire::Mac guest_mac{{0x02, 0, 0, 0, 0, 0x64}};
+  wire::Mac gw_mac{{0x52, 0x55, 10, 0, 2, 2}};
+
+  Bytes wrap(uint16_t ethertype, const Bytes& body) const {
+    Bytes f(vnet ? wire::VnetHdr::kLen : 0);
+    size_t off = f.size();
+    f.resize(off + wire::Eth::kLen);
+    wire::Eth{gw_mac, guest_mac, ethertype}.emit(f.data() + off);
+    f.insert(f.end(), body.begin(), body.end());
+    return f;
+  }
+  Bytes ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, const Bytes& l4, uint16_t frag = 0, uint16_t id = 1) const {
+    Bytes b(20);
+    wire::Ip4Hdr h;
+    h.total_len = uint16_t(20 + l4.size());
+    h.proto = proto;
+    h.src = src;
+    h.dst = dst;
+    h.frag = frag;
+    h.id = id;
+    h.emit(b.data());
+    b.insert(b.end(), l4.begin(), l4.end());
+    return wrap(wire::Eth::kIpv4, b);
+  }
+  Bytes tcp_l4(wire::Ip4 src, wire::Ip4 dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+               uint8_t flags, uint16_t window, const std::string& payload = {}, int mss = -1, int wscale = -1) const {
+    wire::TcpHdr t;
+    t.sport = sport;
+    t.dport = dport;
+    t.seq = seq;
+    t.ack = ack;
+    t.flags = flags;
+    t.window = window;
+    t.mss = mss;
+    t.wscale = wscale;
+    Bytes l4(60);
+    size_t hl = t.emit(l4.data());
+    l4.resize(hl);
+    l4.insert(l4.end(), payload.begin(), payload.end());
+    uint64_t ps = wire::pseudo_header_sum(src, dst, wire::Ip4Hdr::kTcp, uint32_t(l4.size()));
+    wire::store16(l4.data() + 16, wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)));
+    return l4;
+  }
+  Bytes tcp(wire::Ip4 src, wire::Ip4 dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+            uint16_t window, const std::string& payload = {}, int mss = -1, int wscale = -1) const {
+    return ipv4(src, dst, wire::Ip4Hdr::kTcp, tcp_l4(src, dst, sport, dport, seq, ack, flags, window, payload, mss, wscale));
+  }
+  Bytes udp(wire::Ip4 src, wire::Ip4 dst, uint16_t sport, uint16_t dport, const std::string& payload) const {
+    Bytes l4(8);
+    wire::UdpHdr{sport, dport, uint16_t(8 + payload.size()), 0}.emit(l4.data());
+    l4.insert(l4.end(), payload.begin(), payload.end());
+    uint64_t ps = wire::pseudo_header_sum(src, dst, wire::Ip4Hdr::kUdp, uint32_t(l4.size()));
+    uint16_t c = wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps));
+    wire::store16(l4.data() + 6, c ? c : 0xffff);
+    return ipv4(src, dst, wire::Ip4Hdr::kUdp, l4);
+  }
+  Bytes echo(wire::Ip4 src, wire::Ip4 dst, uint16_t id, uint16_t seq, const std::string& payload) const {
+    Bytes l4(8);
+    wire::IcmpHdr{wire::IcmpHdr::kEchoRequest, 0, 0, id, seq}.emit(l4.data());
+    l4.insert(l4.end(), payload.begin(), payload.end());
+    wire::store16(l4.data() + 2, wire::checksum(l4.data(), l4.size()));
+    return ipv4(src, dst, wire::Ip4Hdr::kIcmp, l4);
+  }
+  Bytes arp_request(wire::Ip4 spa, wire::Ip4 tpa) const {
+    wire::Arp a;
+    a.op = wire::Arp::kRequest;
+    a.sha = guest_mac;
+    a.spa = spa;
+    a.tpa = tpa;
+    Bytes b(wire::Arp::kLen);
+    a.emit(b.data());
+    Bytes f(vnet ? wire::VnetHdr::kLen : 0);
+    size_t off = f.size();
+    f.resize(off + wire::Eth::kLen);
+    wire::Mac bc;
+    std::memset(bc.b, 0xff, 6);
+    wire::Eth{bc, guest_mac, wire::Eth::kArp}.emit(f.data() + off);
+    f.insert(f.end(), b.begin(), b.end());
+    return f;
+  }
+};
+
+}  // namespace ferry::test

@@ -1,0 +1,217 @@
+// Frame dispatch outside TCP: ARP, ICMP echo (local and forwarded), UDP
+// flows and DNS forwarding, fragment reassembly, and malformed frames (each
+// dropped and counted, the stack still serving afterwards).
+#include "fakes.hpp"
+#include "netstack/core/stack.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace ferry;
+using namespace ferry::test;
+
+namespace {
+
+const wire::Ip4 kGuest(10, 0, 2, 100), kGw(10, 0, 2, 2), kDns(10, 0, 2, 3), kRemote(192, 0, 2, 7);
+
+class StackTest : public ::testing::Test {
+ protected:
+  core::NetConfig cfg;
+  FakeHost host;
+  FakeTap tap;
+  SeqRandom rng;
+  FrameBuilder fb;
+  std::unique_ptr<core::Stack> stack;
+  uint64_t now = 5000;
+
+  void SetUp() override { stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false); }
+  void in(const Bytes& f) { stack->on_frame(f, now); }
+  Seen out() {
+    EXPECT_FALSE(tap.frames.empty());
+    if (tap.frames.empty()) return {};
+    return parse_out(tap.pop(), false);
+  }
+};
+
+TEST_F(StackTest, AnswersArpForGatewayAndDnsOnly) {
+  in(fb.arp_request(kGuest, kGw));
+  Seen a = out();
+  ASSERT_TRUE(a.arp);
+  EXPECT_EQ(a.arp->op, wire::Arp::kReply);
+  EXPECT_EQ(a.arp->spa, kGw);
+  EXPECT_EQ(a.arp->sha, cfg.gateway_mac);
+  EXPECT_EQ(a.eth.dst, fb.guest_mac);
+  in(fb.arp_request(kGuest, kDns));
+  EXPECT_EQ(out().arp->spa, kDns);
+  in(fb.arp_request(kGuest, wire::Ip4(10, 0, 2, 50)));
+  EXPECT_TRUE(tap.frames.empty());
+}
+
+TEST_F(StackTest, PingToGatewayIsAnsweredLocally) {
+  in(fb.echo(kGuest, kGw, 0x1234, 7, "abcdefgh"));
+  Seen r = out();
+  ASSERT_TRUE(r.icmp);
+  EXPECT_TRUE(r.l4_checksum_ok);
+  EXPECT_EQ(r.icmp->type, wire::IcmpHdr::kEchoReply);
+  EXPECT_EQ(r.icmp->id, 0x1234);
+  EXPECT_EQ(r.icmp->seq, 7);
+  EXPECT_EQ(r.payload, "abcdefgh");
+  EXPECT_EQ(r.ip.src, kGw);
+  EXPECT_EQ(r.ip.dst, kGuest);
+  EXPECT_TRUE(host.socks.empty());
+}
+
+TEST_F(StackTest, PingElsewhereGoesThroughEchoSocketAndIdIsRestored) {
+  in(fb.echo(kGuest, kRemote, 0x4242, 1, "ping"));
+  int fd = host.last_fd();
+  ASSERT_EQ(host.sock(fd).kind, FakeSocket::icmp);
+  EXPECT_EQ(host.sock(fd).dst.addr, kRemote);
+  ASSERT_EQ(host.sock(fd).dgrams_out.size(), 1u);
+  // The kernel answers with its own identifier (0x0007).
+  std::string reply = host.sock(fd).dgrams_out[0];
+  reply[0] = 0;
+  reply[4] = 0;
+  reply[5] = 7;
+  host.sock(fd).dgrams_in.push_back(reply);
+  stack->on_socket(host.sock(fd).token, core::kEvIn, now);
+  Seen r = out();
+  EXPECT_TRUE(r.l4_checksum_ok);
+  EXPECT_EQ(r.icmp->id, 0x4242);
+  EXPECT_EQ(r.ip.src, kRemote);
+  EXPECT_EQ(r.payload, "ping");
+}
+
+TEST_F(StackTest, PingWithoutEchoSocketsIsCountedNotFatal) {
+  host.icmp_fail = EACCES;
+  in(fb.echo(kGuest, kRemote, 1, 1, "x"));
+  EXPECT_TRUE(tap.frames.empty());
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::icmp_unsupported), 1u);
+  in(fb.echo(kGuest, kGw, 1, 2, "x"));
+  EXPECT_EQ(out().icmp->type, wire::IcmpHdr::kEchoReply);
+}
+
+TEST_F(StackTest, UdpFlowRoundTrip) {
+  in(fb.udp(kGuest, kRemote, 5353, 9999, "question"));
+  int fd = host.last_fd();
+  EXPECT_EQ(host.sock(fd).dst.addr, kRemote);
+  EXPECT_EQ(host.sock(fd).dst.port, 9999);
+  ASSERT_EQ(host.sock(fd).dgrams_out.size(), 1u);
+  EXPECT_EQ(host.sock(fd).dgrams_out[0], "question");
+  in(fb.udp(kGuest, kRemote, 5353, 9999, "again"));
+  EXPECT_EQ(host.socks.size(), 1u) << "same flow, same socket";
+  host.sock(fd).dgrams_in = {"answer1", "answer2"};
+  stack->on_socket(host.sock(fd).token, core::kEvIn, now);
+  Seen a = out(), b = out();
+  EXPECT_TRUE(a.l4_checksum_ok);
+  EXPECT_EQ(a.payload, "answer1");
+  EXPECT_EQ(b.payload, "answer2");
+  EXPECT_EQ(a.udp->sport, 9999);
+  EXPECT_EQ(a.udp->dport, 5353);
+  EXPECT_EQ(a.ip.src, kRemote);
+}
+
+TEST_F(StackTest, DnsAddressForwardsToHostResolverAndAnswersFromDnsAddress) {
+  in(fb.udp(kGuest, kDns, 33333, 53, "dnsquery"));
+  int fd = host.last_fd();
+  EXPECT_EQ(host.sock(fd).dst.addr, host.dns);
+  EXPECT_EQ(host.sock(fd).dst.port, 53);
+  host.sock(fd).dgrams_in = {"dnsanswer"};
+  stack->on_socket(host.sock(fd).token, core::kEvIn, now);
+  Seen a = out();
+  EXPECT_EQ(a.ip.src, kDns);
+  EXPECT_EQ(a.udp->sport, 53);
+  EXPECT_EQ(a.payload, "dnsanswer");
+  EXPECT_EQ(stack->counters().dns_queries, 1u);
+  // DNS flows expire quickly.
+  now += core::Dgram::kDnsIdleMs + 1000;
+  stack->on_timer(now);
+  EXPECT_TRUE(host.sock(fd).closed);
+}
+
+TEST_F(StackTest, DnsDisabledDropsQueries) {
+  cfg.disable_dns = true;
+  SetUp();
+  in(fb.udp(kGuest, kDns, 33333, 53, "q"));
+  EXPECT_TRUE(host.socks.empty());
+}
+
+TEST_F(StackTest, UdpToGatewayWithLoopbackDisabledGetsAdminProhibited) {
+  cfg.disable_host_loopback = true;
+  SetUp();
+  in(fb.udp(kGuest, kGw, 1000, 2000, "x"));
+  EXPECT_TRUE(host.socks.empty());
+  Seen r = out();
+  ASSERT_TRUE(r.icmp);
+  EXPECT_EQ(r.icmp->code, wire::IcmpHdr::kAdminProhibited);
+}
+
+TEST_F(StackTest, FragmentsAreReassembledInAnyOrder) {
+  std::string payload(3000, 'f');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = char('a' + i % 26);
+  Bytes whole = fb.udp(kGuest, kRemote, 7000, 7001, payload);
+  // Split the UDP datagram (header + payload, 3008 bytes) at 1480 and 2960.
+  std::span<const uint8_t> l4(whole.data() + 14 + 20, whole.size() - 34);
+  auto frag = [&](size_t off, size_t len, bool mf) {
+    Bytes part(l4.begin() + off, l4.begin() + off + len);
+    return fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, uint16_t((mf ? 0x2000 : 0) | off / 8), 99);
+  };
+  in(frag(2960, 48, false));
+  in(frag(0, 1480, true));
+  EXPECT_TRUE(host.socks.empty());
+  in(frag(1480, 1480, true));
+  int fd = host.last_fd();
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(host.sock(fd).dgrams_out.size(), 1u);
+  EXPECT_EQ(host.sock(fd).dgrams_out[0], payload);
+  EXPECT_EQ(stack->counters().datagrams_reassembled, 1u);
+}
+
+TEST_F(StackTest, OverlappingAndStaleFragmentsAreDropped) {
+  Bytes part(800, 'o');
+  in(fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, 0x2000 | 0, 5));
+  in(fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, 0x2000 | 50, 5));  // overlaps 400..800
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::fragment_dropped), 1u);
+  in(fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, 0x2000 | 0, 6));
+  now += 31000;
+  stack->on_timer(now);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::fragment_dropped), 2u);
+  EXPECT_TRUE(host.socks.empty());
+}
+
+TEST_F(StackTest, MalformedFramesAreCountedAndStackStillServes) {
+  in(Bytes{1, 2, 3});
+  Bytes ip = fb.echo(kGuest, kGw, 1, 1, "x");
+  Bytes bad_version = ip;
+  bad_version[14] = 0x65;
+  in(bad_version);
+  Bytes truncated(ip.begin(), ip.begin() + 30);
+  in(truncated);
+  Bytes bad_icmp = ip;
+  bad_icmp.back() ^= 1;
+  in(bad_icmp);
+  Bytes other_mac = ip;
+  other_mac[0] = 0x02;
+  in(other_mac);
+  Bytes v6 = ip;
+  v6[12] = 0x86;
+  v6[13] = 0xdd;
+  in(v6);
+  const auto& c = stack->counters();
+  EXPECT_EQ(c.dropped(wire::Drop::short_frame), 2u);
+  EXPECT_EQ(c.dropped(wire::Drop::bad_ip_version), 1u);
+  EXPECT_EQ(c.dropped(wire::Drop::bad_icmp_checksum), 1u);
+  EXPECT_EQ(c.dropped(wire::Drop::not_for_us), 1u);
+  EXPECT_EQ(c.dropped(wire::Drop::ipv6_unsupported), 1u);
+  EXPECT_TRUE(tap.frames.empty());
+  in(ip);
+  EXPECT_EQ(out().icmp->type, wire::IcmpHdr::kEchoReply);
+  EXPECT_NE(stack->stats().find("drop_bad_ip_version 1"), std::string::npos);
+}
+
+TEST_F(StackTest, DestinationsInsideTheVirtualSubnetGoNowhere) {
+  in(fb.udp(kGuest, wire::Ip4(10, 0, 2, 77), 1, 2, "x"));
+  in(fb.udp(kGuest, wire::Ip4(127, 0, 0, 1), 1, 2, "x"));
+  EXPECT_TRUE(host.socks.empty());
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::bad_ip_address), 2u);
+}
+
+}  // namespace

@@ -1,0 +1,375 @@
+// The TCP translator driven by packet scripts: the container's segments go in
+// as frames, the host side is a fake socket, time is injected. Each test
+// reads as "container sends X; host does Y; expect frames Z".
+#include "fakes.hpp"
+#include "netstack/core/stack.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace ferry;
+using namespace ferry::test;
+using wire::TcpHdr;
+
+namespace {
+
+constexpr uint8_t SYN = TcpHdr::kSyn, ACK = TcpHdr::kAck, FIN = TcpHdr::kFin, RST = TcpHdr::kRst,
+                  PSH = TcpHdr::kPsh;
+const wire::Ip4 kGuest(10, 0, 2, 100), kGw(10, 0, 2, 2), kRemote(192, 0, 2, 7);
+
+class TcpScript : public ::testing::Test {
+ protected:
+  core::NetConfig cfg;
+  FakeHost host;
+  FakeTap tap;
+  SeqRandom rng;
+  FrameBuilder fb;
+  std::unique_ptr<core::Stack> stack;
+  uint64_t now = 1000;
+  uint32_t cseq = 5000;  // container's next sequence number
+  uint32_t isn = 0;      // ferry's ISN as seen in the SYN-ACK
+  int fd = -1;
+
+  void SetUp() override { make(false); }
+  void make(bool vnet) {
+    fb.vnet = vnet;
+    cfg.mtu = 1500;
+    stack = std::make_unique<core::Stack>(cfg, host, tap, rng, vnet);
+    stack->on_timer(now);  // schedules housekeeping; only RTOs come earlier
+  }
+  void in(const Bytes& f) {
+    stack->on_frame(f, now);
+    stack->flush();
+  }
+  void seg(uint8_t flags, const std::string& payload = {}, uint16_t win = 65535, uint32_t ack = 0) {
+    in(fb.tcp(kGuest, dst, 40000, dport, cseq, ack ? ack : isn + 1 + acked, flags, win, payload));
+    cseq += uint32_t(payload.size()) + ((flags & (SYN | FIN)) ? 1 : 0);
+  }
+  void event(uint32_t ev) {
+    stack->on_socket(host.sock(fd).token, ev, now);
+    stack->flush();
+  }
+  Seen out() {
+    EXPECT_FALSE(tap.frames.empty());
+    if (tap.frames.empty()) return {};
+    Seen s = parse_out(tap.pop(), fb.vnet);
+    EXPECT_TRUE(s.l4_checksum_ok);
+    return s;
+  }
+  // Handshake to an established connection with window scale 7 offered.
+  void establish(uint16_t syn_window = 65535) {
+    in(fb.tcp(kGuest, dst, 40000, dport, cseq, 0, SYN, syn_window, {}, 1460, 7));
+    cseq++;
+    fd = host.last_fd();
+    ASSERT_TRUE(tap.frames.empty()) << "no SYN-ACK before the host connect succeeds";
+    event(core::kEvOut);
+    Seen sa = out();
+    ASSERT_TRUE(sa.tcp);
+    EXPECT_EQ(sa.tcp->flags, SYN | ACK);
+    EXPECT_EQ(sa.tcp->ack, cseq);
+    EXPECT_EQ(sa.tcp->mss, 1460);
+    EXPECT_EQ(sa.tcp->wscale, 7);
+    EXPECT_EQ(sa.ip.src, dst);
+    isn = sa.tcp->seq;
+    seg(ACK);
+    ASSERT_TRUE(host.sock(fd).watch_in);
+  }
+  wire::Ip4 dst = kRemote;
+  uint16_t dport = 80;
+  uint32_t acked = 0;  // bytes of host data the container has acknowledged
+};
+
+TEST_F(TcpScript, SynBecomesHostConnectToSameAddress) {
+  establish();
+  auto& s = host.sock(fd);
+  EXPECT_EQ(s.dst.addr, kRemote);
+  EXPECT_EQ(s.dst.port, 80);
+  EXPECT_EQ(stack->counters().tcp_flows_opened, 1u);
+}
+
+TEST_F(TcpScript, GatewayMapsToHostLoopback) {
+  dst = kGw;
+  establish();
+  EXPECT_EQ(host.sock(fd).dst.addr, wire::Ip4(127, 0, 0, 1));
+}
+
+TEST_F(TcpScript, GatewayRefusedWhenHostLoopbackDisabled) {
+  cfg.disable_host_loopback = true;
+  make(false);
+  dst = kGw;
+  in(fb.tcp(kGuest, dst, 40000, 80, cseq, 0, SYN, 65535));
+  EXPECT_TRUE(host.socks.empty());
+  Seen r = out();
+  EXPECT_EQ(r.tcp->flags, RST | ACK);
+  EXPECT_EQ(r.tcp->ack, cseq + 1);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::host_loopback_disabled), 1u);
+}
+
+TEST_F(TcpScript, RefusedConnectGivesReset) {
+  in(fb.tcp(kGuest, dst, 40000, 80, cseq, 0, SYN, 65535));
+  fd = host.last_fd();
+  host.sock(fd).connect_errno = ECONNREFUSED;
+  event(core::kEvOut | core::kEvErr);
+  Seen r = out();
+  EXPECT_EQ(r.tcp->flags, RST | ACK);
+  EXPECT_EQ(r.tcp->ack, cseq + 1);
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
+TEST_F(TcpScript, UnreachableConnectGivesIcmp) {
+  in(fb.tcp(kGuest, dst, 40000, 80, cseq, 0, SYN, 65535));
+  fd = host.last_fd();
+  host.sock(fd).connect_errno = EHOSTUNREACH;
+  event(core::kEvOut | core::kEvErr);
+  Seen r = out();
+  ASSERT_TRUE(r.icmp);
+  EXPECT_EQ(r.icmp->type, wire::IcmpHdr::kDestUnreachable);
+  EXPECT_EQ(r.icmp->code, wire::IcmpHdr::kHostUnreachable);
+  // The quote names the container's connection: its ports follow the IP header.
+  ASSERT_GE(r.payload.size(), 28u);
+  EXPECT_EQ(wire::load16(reinterpret_cast<const uint8_t*>(r.payload.data()) + 20), 40000);
+}
+
+TEST_F(TcpScript, DataToHostIsAckedOnlyAsFarAsWritten) {
+  establish();
+  seg(ACK | PSH, "hello");
+  EXPECT_EQ(host.sock(fd).sent, "hello");
+  Seen a = out();
+  EXPECT_EQ(a.tcp->ack, cseq);
+  // The host socket has room for 3 more bytes only.
+  host.sock(fd).space = 3;
+  seg(ACK | PSH, "world");
+  EXPECT_EQ(host.sock(fd).sent, "hellowor");
+  a = out();
+  EXPECT_EQ(a.tcp->ack, cseq - 2) << "the two bytes the host did not take are not acknowledged";
+  EXPECT_TRUE(host.sock(fd).watch_out);
+  EXPECT_EQ(stack->counters().tcp_partial_writes, 1u);
+  // The socket drains: a window update and three duplicate ACKs.
+  host.sock(fd).space = 1 << 20;
+  event(core::kEvOut);
+  ASSERT_EQ(tap.frames.size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    Seen d = out();
+    EXPECT_EQ(d.tcp->ack, cseq - 2);
+    EXPECT_GT(d.tcp->window, 0);
+  }
+  // The container retransmits the tail; it goes through.
+  cseq -= 2;
+  seg(ACK | PSH, "ld");
+  EXPECT_EQ(host.sock(fd).sent, "helloworld");
+}
+
+TEST_F(TcpScript, WindowFollowsHostSocketSpace) {
+  establish();
+  host.sock(fd).space = 1000 << 7;
+  seg(ACK | PSH, "x");
+  Seen a = out();
+  EXPECT_EQ(a.tcp->window, uint16_t(((1000 << 7) - 1) >> 7));
+}
+
+TEST_F(TcpScript, OutOfOrderSegmentIsNotWrittenAndDupAcked) {
+  establish();
+  uint32_t expected = cseq;
+  cseq += 10;  // a gap
+  seg(ACK | PSH, "later");
+  EXPECT_EQ(host.sock(fd).sent, "");
+  Seen a = out();
+  EXPECT_EQ(a.tcp->ack, expected);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::tcp_out_of_window), 1u);
+}
+
+TEST_F(TcpScript, RetransmittedOldDataIsTrimmed) {
+  establish();
+  seg(ACK | PSH, "abcdef");
+  out();
+  cseq -= 3;
+  seg(ACK | PSH, "defgh");
+  EXPECT_EQ(host.sock(fd).sent, "abcdefgh");
+}
+
+TEST_F(TcpScript, HostDataIsPeekedSentAndDiscardedOnAck) {
+  establish();
+  host.sock(fd).rx = std::string(3000, 'z');
+  event(core::kEvIn);
+  // MSS 1460 without virtio-net header: 1460 + 1460 + 80.
+  ASSERT_EQ(tap.frames.size(), 3u);
+  Seen s1 = out(), s2 = out(), s3 = out();
+  EXPECT_EQ(s1.tcp->seq, isn + 1);
+  EXPECT_EQ(s1.payload.size(), 1460u);
+  EXPECT_EQ(s2.tcp->seq, isn + 1 + 1460);
+  EXPECT_EQ(s3.payload.size(), 80u);
+  EXPECT_EQ(host.sock(fd).rx.size(), 3000u) << "nothing is consumed before the container acknowledges";
+  acked = 1460;
+  seg(ACK);
+  EXPECT_EQ(host.sock(fd).discarded, 1460u);
+  acked = 3000;
+  seg(ACK);
+  EXPECT_EQ(host.sock(fd).rx.size(), 0u);
+}
+
+TEST_F(TcpScript, ContainerWindowLimitsWhatIsSent) {
+  establish();  // SYN window 65535, scaled window in ACK = 65535 << 7 (large)
+  seg(ACK, {}, 10);  // window 10 << 7 = 1280 bytes
+  host.sock(fd).rx = std::string(5000, 'q');
+  event(core::kEvIn);
+  size_t sent = 0;
+  while (!tap.frames.empty()) sent += out().payload.size();
+  EXPECT_EQ(sent, 1280u);
+  acked = 1280;
+  seg(ACK, {}, 10);
+  sent = 0;
+  while (!tap.frames.empty()) sent += out().payload.size();
+  EXPECT_EQ(sent, 1280u);
+}
+
+TEST_F(TcpScript, ThreeDuplicateAcksRetransmitFromSocket) {
+  establish();
+  host.sock(fd).rx = std::string(2920, 'r');
+  event(core::kEvIn);
+  tap.frames.clear();
+  seg(ACK);
+  seg(ACK);
+  EXPECT_TRUE(tap.frames.empty());
+  seg(ACK);
+  EXPECT_EQ(host.sock(fd).rewinds, 1);
+  ASSERT_EQ(tap.frames.size(), 2u);
+  EXPECT_EQ(out().tcp->seq, isn + 1);
+  EXPECT_EQ(stack->counters().tcp_retransmits, 1u);
+}
+
+TEST_F(TcpScript, TimeoutRetransmitsWithBackoff) {
+  establish();
+  host.sock(fd).rx = "payload";
+  event(core::kEvIn);
+  tap.frames.clear();
+  EXPECT_EQ(stack->next_deadline(), now + core::Tcp::kMinRtoMs);
+  now += core::Tcp::kMinRtoMs;
+  stack->on_timer(now);
+  ASSERT_EQ(tap.frames.size(), 1u);
+  Seen r = out();
+  EXPECT_EQ(r.payload, "payload");
+  EXPECT_EQ(r.tcp->seq, isn + 1);
+  EXPECT_EQ(stack->next_deadline(), now + 2 * core::Tcp::kMinRtoMs);
+  acked = 7;
+  seg(ACK);
+  EXPECT_EQ(host.sock(fd).rx, "");
+  EXPECT_NE(stack->next_deadline(), now + 2 * core::Tcp::kMinRtoMs);
+}
+
+TEST_F(TcpScript, UnansweredContainerIsResetAfterRetries) {
+  establish();
+  host.sock(fd).rx = "x";
+  event(core::kEvIn);
+  for (int i = 0; i <= core::Tcp::kMaxRetries + 1; ++i) {
+    now += core::Tcp::kMaxRtoMs;
+    stack->on_timer(now);
+  }
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_TRUE(host.sock(fd).reset);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
+TEST_F(TcpScript, HostEofBecomesFinAndCloseCompletes) {
+  establish();
+  host.sock(fd).rx = "bye";
+  host.sock(fd).eof = true;
+  event(core::kEvIn | core::kEvRdHup);
+  Seen d = out();
+  EXPECT_EQ(d.payload, "bye");
+  Seen f = out();
+  EXPECT_TRUE(f.tcp->has(FIN));
+  EXPECT_EQ(f.tcp->seq, isn + 4);
+  acked = 4;  // 3 bytes and the FIN
+  seg(ACK);
+  EXPECT_FALSE(host.sock(fd).closed) << "the container may still send (half-close)";
+  seg(ACK | PSH, "more");
+  EXPECT_EQ(host.sock(fd).sent, "more");
+  seg(FIN | ACK);
+  EXPECT_TRUE(host.sock(fd).shut_wr);
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_FALSE(host.sock(fd).reset);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
+TEST_F(TcpScript, ContainerFinShutsHostWriteSide) {
+  establish();
+  seg(ACK | PSH | FIN, "last");
+  EXPECT_EQ(host.sock(fd).sent, "last");
+  EXPECT_TRUE(host.sock(fd).shut_wr);
+  Seen a = out();
+  EXPECT_EQ(a.tcp->ack, cseq);
+  // The host keeps sending after our FIN (half-close).
+  host.sock(fd).rx = "reply";
+  host.sock(fd).eof = true;
+  event(core::kEvIn);
+  EXPECT_EQ(out().payload, "reply");
+  EXPECT_TRUE(out().tcp->has(FIN));
+  acked = 6;
+  seg(ACK);
+  EXPECT_TRUE(host.sock(fd).closed);
+}
+
+TEST_F(TcpScript, ContainerResetResetsHost) {
+  establish();
+  seg(RST | ACK);
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_TRUE(host.sock(fd).reset);
+  EXPECT_EQ(stack->counters().tcp_resets_to_host, 1u);
+}
+
+TEST_F(TcpScript, HostResetResetsContainer) {
+  establish();
+  host.sock(fd).rx_errno = ECONNRESET;
+  event(core::kEvErr);
+  Seen r = out();
+  EXPECT_TRUE(r.tcp->has(RST));
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
+TEST_F(TcpScript, SegmentForUnknownFlowGetsReset) {
+  in(fb.tcp(kGuest, dst, 40001, 80, 77, 99, ACK, 100, "stray"));
+  Seen r = out();
+  EXPECT_EQ(r.tcp->flags, RST);
+  EXPECT_EQ(r.tcp->seq, 99u);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::tcp_no_flow), 1u);
+}
+
+TEST_F(TcpScript, BadChecksumIsDroppedAndCounted) {
+  Bytes f = fb.tcp(kGuest, dst, 40000, 80, cseq, 0, SYN, 65535);
+  f.back() ^= 0x55;  // corrupt the last byte of the TCP header
+  in(f);
+  EXPECT_TRUE(host.socks.empty());
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::bad_tcp_checksum), 1u);
+}
+
+TEST_F(TcpScript, VnetHeaderGivesTsoFramesWithOffloadedChecksum) {
+  make(true);
+  establish();
+  host.sock(fd).rx = std::string(40000, 'v');
+  event(core::kEvIn);
+  ASSERT_EQ(tap.frames.size(), 1u) << "one 40 KB TSO frame, not 28 MTU-sized ones";
+  Seen s = out();
+  EXPECT_EQ(s.payload.size(), 40000u);
+  EXPECT_EQ(s.vnet.gso_type, wire::VnetHdr::kGsoTcpv4);
+  EXPECT_EQ(s.vnet.gso_size, 1460);
+  EXPECT_EQ(s.vnet.flags, wire::VnetHdr::kNeedsCsum);
+  EXPECT_EQ(s.vnet.csum_start, 34);
+  EXPECT_EQ(s.vnet.csum_offset, 16);
+}
+
+TEST_F(TcpScript, FlowSlotsAreReusedAndStaleEventsIgnored) {
+  for (int i = 0; i < 3; ++i) {
+    tap.frames.clear();
+    establish();
+    uint64_t old_token = host.sock(fd).token;
+    seg(RST | ACK);
+    stack->on_socket(old_token, core::kEvIn, now);  // late event for the freed slot
+    EXPECT_TRUE(tap.frames.empty());
+    cseq += 100000;
+  }
+  EXPECT_EQ(stack->tcp().active(), 0u);
+  EXPECT_EQ(host.closed_count, 3u);
+}
+
+}  // namespace
