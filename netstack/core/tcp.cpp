@@ -241,19 +241,23 @@ void Tcp::handle_ack(uint32_t slot, const TcpHdr& th, size_t payload_len, uint64
 void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> payload, bool fin) {
   TcpFlow& f = flows_[slot];
   const uint32_t end = seq + uint32_t(payload.size());
+  bool ack = fin;
   if (!payload.empty() && !f.c_fin) {
     if (seq_gt(seq, f.rcv_nxt)) {
-      // A gap: the tap does not reorder, so something was lost upstream in the
-      // container. Answer at once with a duplicate ACK for fast retransmit.
       ctx_.ctr.drop(wire::Drop::tcp_out_of_window);
-      send_ack(slot);
+      // A gap. While a short write is pending the gap is ours (the segments
+      // that followed it): stay quiet, so the container's fast retransmit is
+      // saved for the moment the socket drains (see on_socket). Otherwise
+      // something was lost in the container: a duplicate ACK at once.
+      if (!f.write_short) send_ack(slot);
       return;
     }
     if (seq_lt(seq, f.rcv_nxt)) {
       const uint32_t skip = f.rcv_nxt - seq;
       payload = skip >= payload.size() ? payload.subspan(payload.size()) : payload.subspan(skip);
     }
-    if (!payload.empty() && !f.write_short) {
+    ack = true;
+    if (!payload.empty()) {
       const ssize_t r = ctx_.host.send(f.fd, payload.data(), payload.size());
       if (r < 0 && r != -EAGAIN) {
         reset_container(slot);
@@ -265,9 +269,11 @@ void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> pay
       ctx_.ctr.tcp_bytes_to_host += written;
       if (written < payload.size()) {
         // The host socket took less than we advertised: acknowledge only what
-        // it took, and ask to be told when it drains (see tcp.hpp).
+        // it took, and ask to be told when it drains (see tcp.hpp). If it took
+        // nothing while we already wait, there is nothing new to say.
+        if (written == 0 && f.write_short) ack = false;
+        if (!f.write_short) ++ctx_.ctr.tcp_partial_writes;
         f.write_short = true;
-        ++ctx_.ctr.tcp_partial_writes;
         if (!f.out_watched) {
           f.out_watched = true;
           ctx_.host.watch(f.fd, token(slot), false, true);
@@ -280,7 +286,7 @@ void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> pay
     ++f.rcv_nxt;
     ctx_.host.shutdown_write(f.fd);
   }
-  if (!payload.empty() || fin) {
+  if (ack) {
     f.ack_pending = true;
     if (!f.in_ack_list) {
       f.in_ack_list = true;

@@ -1,0 +1,186 @@
+#include "netstack/io/host_sockets.hpp"
+
+#include "netstack/core/config.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <arpa/inet.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace ferry::io {
+
+namespace {
+sockaddr_in to_sockaddr(wire::Ip4 a, uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(a.v);
+  return sa;
+}
+ssize_t neg_errno(ssize_t r) { return r < 0 ? -errno : r; }
+}  // namespace
+
+int RealHost::tcp_connect(core::SockAddr4 dst) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int zero = 0, one = 1;
+  // Peek offsets make MSG_PEEK continue after what was already sent to the
+  // container (Linux >= 6.10 for TCP); the translator depends on it.
+  if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) < 0) {
+    int e = errno;
+    ::close(fd);
+    spdlog::error("SO_PEEK_OFF is not supported on TCP sockets by this kernel: {}", strerror(e));
+    return -e;
+  }
+  // Segments from the container are already sized by its own Nagle logic.
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  sockaddr_in sa = to_sockaddr(dst.addr, dst.port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+int RealHost::connect_result(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+  return -err;
+}
+
+ssize_t RealHost::send(int fd, const uint8_t* p, size_t n) {
+  return neg_errno(::send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+ssize_t RealHost::peek(int fd, uint8_t* p, size_t n) {
+  ssize_t r = recv(fd, p, n, MSG_PEEK | MSG_DONTWAIT);
+  if (r < 0 && errno == EWOULDBLOCK) return -EAGAIN;
+  return neg_errno(r);
+}
+
+void RealHost::rewind_peek(int fd) {
+  int zero = 0;
+  setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero);
+}
+
+void RealHost::discard(int fd, size_t n) {
+  while (n > 0) {
+    ssize_t r = recv(fd, nullptr, n, MSG_TRUNC | MSG_DONTWAIT);
+    if (r <= 0) return;
+    n -= size_t(r);
+  }
+}
+
+// The socket takes writes while its queued memory (sk_wmem_queued, payload
+// plus per-buffer overhead) is below SO_SNDBUF. The window must be in payload
+// bytes, so the free memory is scaled by the payload share of what is queued
+// now (SIOCOUTQ / queued memory), and an eighth is kept back: advertising too
+// much costs a short write and a fast retransmit, too little only a little
+// throughput.
+size_t RealHost::send_space(int fd) {
+  uint32_t mem[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof mem;
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) < 0) return 0;
+  const uint64_t sndbuf = mem[SK_MEMINFO_SNDBUF], queued = mem[SK_MEMINFO_WMEM_QUEUED];
+  if (sndbuf <= queued) return 0;
+  uint64_t space = sndbuf - queued;
+  int outq = 0;
+  if (queued >= 65536 && ioctl(fd, SIOCOUTQ, &outq) == 0 && outq > 0 && uint64_t(outq) < queued)
+    space = space * uint64_t(outq) / queued;
+  return size_t(space - space / 8);
+}
+
+void RealHost::shutdown_write(int fd) { shutdown(fd, SHUT_WR); }
+
+void RealHost::close(int fd, bool reset) {
+  loop_.forget(fd);
+  if (reset) {
+    linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  ::close(fd);
+}
+
+int RealHost::udp_open(core::SockAddr4 dst) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  sockaddr_in sa = to_sockaddr(dst.addr, dst.port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+int RealHost::icmp_open(wire::Ip4 dst) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+  if (fd < 0) return -errno;
+  sockaddr_in sa = to_sockaddr(dst, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    int e = errno;
+    ::close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+ssize_t RealHost::dgram_send(int fd, const uint8_t* p, size_t n) {
+  return neg_errno(::send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL));
+}
+
+ssize_t RealHost::dgram_recv(int fd, uint8_t* p, size_t n) { return neg_errno(recv(fd, p, n, MSG_DONTWAIT)); }
+
+bool RealHost::first_ipv4_nameserver(const std::string& text, wire::Ip4& out) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string key, value;
+    if (!(ls >> key >> value) || key != "nameserver") continue;
+    if (auto a = core::parse_ip4(value)) {
+      out = *a;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Re-reads resolv.conf when its modification time changes, checking at most
+// once a second.
+bool RealHost::dns_upstream(wire::Ip4& out) {
+  const uint64_t now = monotonic_ms();
+  if (resolv_mtime_ns_ < 0 || now - resolv_checked_ms_ >= 1000) {
+    resolv_checked_ms_ = now;
+    struct stat st{};
+    int64_t mtime = -2;
+    if (stat(resolv_conf_.c_str(), &st) == 0) mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime != resolv_mtime_ns_) {
+      resolv_mtime_ns_ = mtime;
+      std::ifstream f(resolv_conf_);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      const bool had = have_upstream_;
+      have_upstream_ = first_ipv4_nameserver(ss.str(), upstream_);
+      if (have_upstream_) spdlog::debug("DNS upstream {}", core::to_string(upstream_));
+      else if (had || mtime == -2) spdlog::warn("no IPv4 nameserver in {}: DNS queries are dropped", resolv_conf_);
+    }
+  }
+  out = upstream_;
+  return have_upstream_;
+}
+
+}  // namespace ferry::io

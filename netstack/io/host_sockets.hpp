@@ -1,0 +1,45 @@
+// The real Host (core/host.hpp): non-blocking sockets in the host's network
+// namespace, readiness through the io_uring Loop. System calls per method are
+// listed with each, for the seccomp allow-list (docs/security.md, later).
+#pragma once
+
+#include "netstack/core/host.hpp"
+#include "netstack/io/loop.hpp"
+
+#include <string>
+
+namespace ferry::io {
+
+class RealHost : public core::Host {
+ public:
+  RealHost(Loop& loop, std::string resolv_conf) : loop_(loop), resolv_conf_(std::move(resolv_conf)) {}
+
+  int tcp_connect(core::SockAddr4 dst) override;     // socket, setsockopt, connect
+  int connect_result(int fd) override;               // getsockopt(SO_ERROR)
+  ssize_t send(int fd, const uint8_t* p, size_t n) override;  // send
+  ssize_t peek(int fd, uint8_t* p, size_t n) override;        // recv(MSG_PEEK)
+  void rewind_peek(int fd) override;                           // setsockopt(SO_PEEK_OFF)
+  void discard(int fd, size_t n) override;                     // recv(MSG_TRUNC)
+  size_t send_space(int fd) override;                          // getsockopt(SO_MEMINFO)
+  void shutdown_write(int fd) override;                        // shutdown
+  void close(int fd, bool reset) override;                     // setsockopt(SO_LINGER), close
+  int udp_open(core::SockAddr4 dst) override;                  // socket, connect
+  int icmp_open(wire::Ip4 dst) override;                       // socket, connect
+  ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override;  // send
+  ssize_t dgram_recv(int fd, uint8_t* p, size_t n) override;        // recv
+  bool dns_upstream(wire::Ip4& out) override;                  // stat, open, read
+  void watch(int fd, uint64_t token, bool in, bool out) override { loop_.watch(fd, token, in, out); }
+
+  // Parses nameserver lines of a resolv.conf text; first IPv4 one wins.
+  static bool first_ipv4_nameserver(const std::string& text, wire::Ip4& out);
+
+ private:
+  Loop& loop_;
+  std::string resolv_conf_;
+  uint64_t resolv_checked_ms_ = 0;
+  int64_t resolv_mtime_ns_ = -1;
+  bool have_upstream_ = false;
+  wire::Ip4 upstream_;
+};
+
+}  // namespace ferry::io

@@ -1,0 +1,223 @@
+#include "netstack/io/loop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace ferry::io {
+
+namespace {
+// user_data layout: host-socket tokens as made by core::make_token (kind 1 or
+// 2 in the top byte), with bit 62 set for a one-shot POLLOUT poll; the loop's
+// own fds use kinds 0x20 and up.
+constexpr uint64_t kOutBit = 1ull << 62;
+constexpr uint64_t kTapData = 0x20ull << 56;
+constexpr uint64_t kExitData = 0x21ull << 56;
+constexpr uint64_t kSignalData = 0x22ull << 56;
+constexpr uint64_t kIgnoreData = 0x23ull << 56;  // poll removals
+constexpr uint64_t kGoneData = 0x24ull << 56;
+constexpr uint32_t kInMask = POLLIN | POLLRDHUP;
+}  // namespace
+
+uint64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
+}
+
+Loop::Loop() : rx_(65536 + 1024) {
+  io_uring_params p{};
+  p.flags = IORING_SETUP_CQSIZE;
+  p.cq_entries = 16384;  // ample room so multishot polls are not ended by overflow
+  int r = io_uring_queue_init_params(1024, &ring_, &p);
+  if (r < 0) throw std::runtime_error(std::string("io_uring_queue_init: ") + strerror(-r));
+  in_polls_.reserve(4096);
+  fd_token_.reserve(4096);
+}
+
+Loop::~Loop() {
+  io_uring_queue_exit(&ring_);
+  if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+io_uring_sqe* Loop::sqe() {
+  io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  if (!s) {
+    io_uring_submit(&ring_);
+    s = io_uring_get_sqe(&ring_);
+  }
+  return s;
+}
+
+void Loop::poll_add(int fd, uint64_t user_data, uint32_t mask, bool multishot) {
+  io_uring_sqe* s = sqe();
+  if (multishot) io_uring_prep_poll_multishot(s, fd, mask);
+  else io_uring_prep_poll_add(s, fd, mask);
+  io_uring_sqe_set_data64(s, user_data);
+}
+
+void Loop::watch(int fd, uint64_t token, bool in, bool out) {
+  if (in && !in_polls_.count(token)) {
+    in_polls_[token] = fd;
+    fd_token_[fd] = token;
+    poll_add(fd, token, kInMask, true);
+  }
+  if (out) poll_add(fd, token | kOutBit, POLLOUT, false);
+  if (!in && !fd_token_.count(fd)) fd_token_[fd] = token;
+}
+
+void Loop::forget(int fd) {
+  auto it = fd_token_.find(fd);
+  if (it == fd_token_.end()) return;
+  const uint64_t token = it->second;
+  fd_token_.erase(it);
+  // Cancel both kinds of poll for this socket; their final completions carry
+  // a stale token and are ignored by the stack (generation check).
+  for (uint64_t ud : {token, token | kOutBit}) {
+    io_uring_sqe* s = sqe();
+    io_uring_prep_poll_remove(s, ud);
+    io_uring_sqe_set_data64(s, kIgnoreData);
+  }
+  in_polls_.erase(token);
+}
+
+void Loop::drain_tap(core::Stack& stack) {
+  tap_pending_ = false;
+  const uint64_t now = monotonic_ms();
+  for (int i = 0; i < kTapBudget; ++i) {
+    const ssize_t n = read(tap_fd_, rx_.data(), rx_.size());
+    if (n > 0) {
+      stack.on_frame(std::span<const uint8_t>(rx_.data(), size_t(n)), now);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    // EBADFD/EIO: the tap was detached because its namespace went away.
+    spdlog::info("the container's network namespace is gone ({}); exiting",
+                 n == 0 ? "end of file" : strerror(errno));
+    stop(0);
+    return;
+  }
+  tap_pending_ = true;  // budget spent; come back before sleeping
+}
+
+void Loop::handle_signals(core::Stack& stack) {
+  signalfd_siginfo si{};
+  while (read(signal_fd_, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGUSR1) {
+      spdlog::info("counters:\n{}", stack.stats());
+    } else {
+      spdlog::debug("signal {}: exiting", si.ssi_signo);
+      stop(0);
+    }
+  }
+  poll_add(signal_fd_, kSignalData, POLLIN, false);
+}
+
+int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd, GoneWatch gone) {
+  tap_fd_ = tap_fd;
+  if (rx_.size() < tap_frame_max) rx_.resize(tap_frame_max);
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  poll_add(signal_fd_, kSignalData, POLLIN, false);
+  poll_add(tap_fd_, kTapData, POLLIN, true);
+  if (exit_fd >= 0) poll_add(exit_fd, kExitData, POLLIN | POLLHUP | POLLERR | POLLRDHUP, false);
+  if (gone.fd >= 0) poll_add(gone.fd, kGoneData, POLLIN, false);
+
+  while (!stopping_) {
+    uint64_t now = monotonic_ms();
+    const uint64_t deadline = stack.next_deadline();
+    uint64_t wait_ms = deadline > now ? deadline - now : 0;
+    if (tap_pending_) wait_ms = 0;
+    __kernel_timespec ts{};
+    ts.tv_sec = int64_t(wait_ms / 1000);
+    ts.tv_nsec = int64_t(wait_ms % 1000) * 1000000;
+    io_uring_cqe* cqe = nullptr;
+    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY) {
+      spdlog::error("io_uring wait failed: {}", strerror(-r));
+      return 1;
+    }
+    now = monotonic_ms();
+    unsigned head;
+    unsigned seen = 0;
+    bool tap_ready = tap_pending_;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const uint64_t ud = io_uring_cqe_get_data64(cqe);
+      const int res = cqe->res;
+      const bool more = cqe->flags & IORING_CQE_F_MORE;
+      if (ud == kTapData) {
+        if (res < 0 || (res & (POLLERR | POLLHUP | POLLNVAL))) {
+          if (res >= 0 && (res & POLLIN)) tap_ready = true;
+          else {
+            spdlog::info("the container's network namespace is gone; exiting");
+            stop(0);
+          }
+        } else {
+          tap_ready = true;
+        }
+        if (!more && !stopping_) poll_add(tap_fd_, kTapData, POLLIN, true);
+      } else if (ud == kExitData) {
+        spdlog::debug("exit fd closed: exiting");
+        stop(0);
+      } else if (ud == kGoneData) {
+        if (gone.gone()) {
+          spdlog::info("the container is gone; exiting");
+          stop(0);
+        } else {
+          poll_add(gone.fd, kGoneData, POLLIN, false);
+        }
+      } else if (ud == kSignalData) {
+        handle_signals(stack);
+      } else if (ud == kIgnoreData) {
+        // completion of a poll removal
+      } else if (const uint64_t token = ud & ~kOutBit; (token >> 56) == 1 || (token >> 56) == 2) {
+        if (res == -ECANCELED) continue;
+        if (ud & kOutBit) {
+          stack.on_socket(token, res < 0 ? core::kEvErr : uint32_t(res), now);
+        } else {
+          if (res > 0) stack.on_socket(token, uint32_t(res), now);
+          if (!more) {  // the kernel ended the multishot poll: re-arm if still ours
+            auto it = in_polls_.find(token);
+            if (it != in_polls_.end()) poll_add(it->second, token, kInMask, true);
+          }
+        }
+      }
+    }
+    io_uring_cq_advance(&ring_, seen);
+    if (tap_ready && !stopping_) drain_tap(stack);
+    if (now >= next_tap_check_ && !stopping_) {
+      // A tap whose namespace was destroyed is detached without waking its
+      // pollers; TUNGETIFF then fails with EBADFD.
+      next_tap_check_ = now + 1000;
+      ifreq ifr{};
+      if (ioctl(tap_fd_, TUNGETIFF, &ifr) < 0 && errno == EBADFD) {
+        spdlog::info("the container's network namespace is gone; exiting");
+        stop(0);
+      }
+    }
+    if (stack.next_deadline() <= now) stack.on_timer(now);
+    stack.flush();
+  }
+  return status_;
+}
+
+}  // namespace ferry::io

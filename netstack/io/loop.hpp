@@ -1,0 +1,89 @@
+// The data-plane event loop, on io_uring (liburing).
+//
+// One thread owns the ring and the Stack. Everything that can become ready
+// is watched with IORING_OP_POLL_ADD: the tap and every host socket with a
+// multishot POLLIN poll (one registration per socket for its whole life,
+// re-armed only if the kernel ends it), a socket that must report
+// writability with a one-shot POLLOUT poll, the exit fd and a signalfd with
+// one-shot polls. Timers are the wait's timeout (io_uring_submit_and_wait_
+// timeout), so there is no timer fd and no timer syscall. Once a second the
+// loop asks the tap whether its namespace still exists (TUNGETIFF).
+//
+// Readiness is io_uring's; the reads and writes themselves are plain
+// non-blocking system calls made from the completion handlers, in order:
+// frames from the tap must reach the translator in the order the container
+// sent them, and TCP data is read with MSG_PEEK at a moving offset, which
+// io_uring's queued reads could reorder. Completions are handled in batches:
+// the tap is drained (up to kTapBudget frames) before coalesced ACKs are
+// flushed, and all poll (re-)arms of a batch go to the kernel in one
+// io_uring_enter together with the wait.
+#pragma once
+
+#include "netstack/core/host.hpp"
+#include "netstack/core/stack.hpp"
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ferry::io {
+
+uint64_t monotonic_ms();
+
+class Loop {
+ public:
+  static constexpr int kTapBudget = 128;
+
+  Loop();
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // Host sockets (called by RealHost).
+  void watch(int fd, uint64_t token, bool in, bool out);
+  void forget(int fd);  // before close(fd)
+
+  // How the loop learns that the container's namespace went away: the tap
+  // descriptor itself keeps the namespace alive, so ferry watches what the
+  // engine controls instead: a pidfd of the target process (readable when it
+  // exits) or an inotify descriptor on the netns file's folder. When `fd`
+  // is readable, `gone()` says whether that really happened.
+  struct GoneWatch {
+    int fd = -1;
+    std::function<bool()> gone;
+  };
+
+  // Runs until stop() or a fatal condition. `exit_fd` < 0: none.
+  // Returns the process exit status.
+  int run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd, GoneWatch gone);
+  void stop(int status) {
+    stopping_ = true;
+    status_ = status;
+  }
+
+ private:
+  io_uring_sqe* sqe();
+  void poll_add(int fd, uint64_t user_data, uint32_t mask, bool multishot);
+  void drain_tap(core::Stack& stack);
+  void handle_signals(core::Stack& stack);
+
+  io_uring ring_{};
+  // For each watched host socket: its token, so a multishot poll that the
+  // kernel ended can be re-armed (keyed by token, the only thing a completion
+  // carries).
+  std::unordered_map<uint64_t, int> in_polls_;
+  std::unordered_map<int, uint64_t> fd_token_;
+  int tap_fd_ = -1;
+  int signal_fd_ = -1;
+  std::vector<uint8_t> rx_;
+  bool tap_pending_ = false;
+  uint64_t next_tap_check_ = 0;
+  bool stopping_ = false;
+  int status_ = 0;
+};
+
+}  // namespace ferry::io

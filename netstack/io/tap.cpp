@@ -1,0 +1,210 @@
+#include "netstack/io/tap.hpp"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace ferry::io {
+
+namespace {
+
+std::string errno_text(const std::string& what) { return what + ": " + strerror(errno); }
+
+std::expected<void, std::string> join_namespaces(const TapRequest& req) {
+  std::string userns = req.userns_path;
+  if (userns.empty() && req.pid) userns = "/proc/" + std::to_string(req.pid) + "/ns/user";
+  std::string netns = req.netns_path.empty() ? "/proc/" + std::to_string(req.pid) + "/ns/net" : req.netns_path;
+  if (!userns.empty()) {
+    struct stat ours{}, theirs{};
+    if (stat("/proc/self/ns/user", &ours) < 0) return std::unexpected(errno_text("/proc/self/ns/user"));
+    if (stat(userns.c_str(), &theirs) < 0) return std::unexpected(errno_text(userns));
+    if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev) {
+      int fd = open(userns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return std::unexpected(errno_text(userns));
+      if (setns(fd, CLONE_NEWUSER) < 0) return std::unexpected(errno_text("setns(CLONE_NEWUSER) " + userns));
+      close(fd);
+    }
+  }
+  int fd = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::unexpected(errno_text(netns));
+  if (setns(fd, CLONE_NEWNET) < 0) return std::unexpected(errno_text("setns(CLONE_NEWNET) " + netns));
+  close(fd);
+  return {};
+}
+
+std::expected<Tap, std::string> open_tap(const std::string& name) {
+  Tap tap;
+  tap.fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (tap.fd < 0) return std::unexpected(errno_text("open /dev/net/tun"));
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (ioctl(tap.fd, TUNSETIFF, &ifr) < 0) return std::unexpected(errno_text("TUNSETIFF " + name));
+  tap.vnet = true;
+  int hdrlen = 10;  // struct virtio_net_hdr
+  if (ioctl(tap.fd, TUNSETVNETHDRSZ, &hdrlen) < 0) return std::unexpected(errno_text("TUNSETVNETHDRSZ"));
+  // Checksum offload and TSO both ways (anchors.md: works rootless here).
+  if (ioctl(tap.fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0) tap.offload = true;
+  return tap;
+}
+
+std::expected<void, std::string> nl_check(int err, const char* what) {
+  if (err < 0) return std::unexpected(std::string(what) + ": " + nl_geterror(err));
+  return {};
+}
+
+// ip link set lo up; ip link set TAP mtu M address MAC up; ip addr add
+// GUEST/PREFIX dev TAP; ip route add default via GATEWAY dev TAP.
+std::expected<void, std::string> configure(const std::string& name, const core::NetConfig& cfg) {
+  nl_sock* sk = nl_socket_alloc();
+  if (!sk) return std::unexpected("nl_socket_alloc failed");
+  struct Guard {
+    nl_sock* sk;
+    ~Guard() { nl_socket_free(sk); }
+  } guard{sk};
+  if (auto r = nl_check(nl_connect(sk, NETLINK_ROUTE), "netlink connect"); !r) return r;
+
+  auto link_up = [&](const std::string& ifname, bool set_params) -> std::expected<int, std::string> {
+    rtnl_link* orig = nullptr;
+    if (auto r = nl_check(rtnl_link_get_kernel(sk, 0, ifname.c_str(), &orig), ("link " + ifname).c_str()); !r)
+      return std::unexpected(r.error());
+    rtnl_link* change = rtnl_link_alloc();
+    rtnl_link_set_flags(change, IFF_UP);
+    nl_addr* mac = nullptr;
+    if (set_params) {
+      rtnl_link_set_mtu(change, cfg.mtu);
+      if (cfg.guest_mac) {
+        mac = nl_addr_build(AF_LLC, cfg.guest_mac->b, 6);
+        rtnl_link_set_addr(change, mac);
+      }
+    }
+    int err = rtnl_link_change(sk, orig, change, 0);
+    int ifindex = rtnl_link_get_ifindex(orig);
+    if (mac) nl_addr_put(mac);
+    rtnl_link_put(change);
+    rtnl_link_put(orig);
+    if (auto r = nl_check(err, ("set link " + ifname).c_str()); !r) return std::unexpected(r.error());
+    return ifindex;
+  };
+  if (auto r = link_up("lo", false); !r) return std::unexpected(r.error());
+  auto ifindex = link_up(name, true);
+  if (!ifindex) return std::unexpected(ifindex.error());
+
+  uint8_t guest[4], gw[4], any[4] = {0, 0, 0, 0};
+  cfg.guest.store(guest);
+  cfg.gateway.store(gw);
+  rtnl_addr* addr = rtnl_addr_alloc();
+  nl_addr* local = nl_addr_build(AF_INET, guest, 4);
+  nl_addr_set_prefixlen(local, cfg.prefix);
+  rtnl_addr_set_ifindex(addr, *ifindex);
+  rtnl_addr_set_local(addr, local);
+  int err = rtnl_addr_add(sk, addr, 0);
+  nl_addr_put(local);
+  rtnl_addr_put(addr);
+  if (auto r = nl_check(err, "add address"); !r) return r;
+
+  rtnl_route* route = rtnl_route_alloc();
+  nl_addr* dst = nl_addr_build(AF_INET, any, 4);
+  nl_addr_set_prefixlen(dst, 0);
+  rtnl_route_set_dst(route, dst);
+  rtnl_route_set_family(route, AF_INET);
+  rtnl_route_set_table(route, RT_TABLE_MAIN);
+  rtnl_route_set_protocol(route, RTPROT_BOOT);
+  rtnl_route_set_scope(route, RT_SCOPE_UNIVERSE);
+  rtnl_route_set_type(route, RTN_UNICAST);
+  rtnl_nexthop* nh = rtnl_route_nh_alloc();
+  nl_addr* via = nl_addr_build(AF_INET, gw, 4);
+  rtnl_route_nh_set_gateway(nh, via);
+  rtnl_route_nh_set_ifindex(nh, *ifindex);
+  rtnl_route_add_nexthop(route, nh);
+  err = rtnl_route_add(sk, route, NLM_F_CREATE);
+  nl_addr_put(via);
+  nl_addr_put(dst);
+  rtnl_route_put(route);
+  return nl_check(err, "add default route");
+}
+
+// Child side: do the work, then send {ok, offload, message} and the fd.
+[[noreturn]] void child_main(int sock, const TapRequest& req) {
+  std::string msg;
+  Tap tap;
+  auto joined = join_namespaces(req);
+  if (!joined) {
+    msg = joined.error();
+  } else if (auto t = open_tap(req.name); !t) {
+    msg = t.error();
+  } else {
+    tap = *t;
+    if (req.configure) {
+      if (auto c = configure(req.name, *req.cfg); !c) msg = "configuring " + req.name + ": " + c.error();
+    }
+  }
+  const bool ok = msg.empty();
+  std::string payload = std::string(ok ? "1" : "0") + (tap.offload ? "1" : "0") + msg;
+  iovec iov{payload.data(), payload.size()};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  if (ok) {
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &tap.fd, sizeof(int));
+  }
+  _exit(sendmsg(sock, &mh, 0) < 0 ? 2 : 0);
+}
+
+}  // namespace
+
+std::expected<Tap, std::string> create_tap(const TapRequest& req) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return std::unexpected(errno_text("socketpair"));
+  pid_t child = fork();
+  if (child < 0) return std::unexpected(errno_text("fork"));
+  if (child == 0) {
+    close(sv[0]);
+    child_main(sv[1], req);
+  }
+  close(sv[1]);
+  char buf[1024];
+  iovec iov{buf, sizeof buf};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof cbuf;
+  ssize_t n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
+  close(sv[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (n < 2) return std::unexpected("the namespace helper process failed before reporting");
+  if (buf[0] != '1') return std::unexpected(std::string(buf + 2, size_t(n) - 2));
+  Tap tap;
+  tap.vnet = true;
+  tap.offload = buf[1] == '1';
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return std::unexpected("the namespace helper sent no tap descriptor");
+  std::memcpy(&tap.fd, CMSG_DATA(c), sizeof(int));
+  return tap;
+}
+
+}  // namespace ferry::io

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Small network peers for ferry's integration tests: servers that run on the
+host's loopback and clients that run inside the test container. Every
+subcommand is bounded in time and count and exits non-zero on a wrong result.
+
+  serve-echo PORT              TCP echo server on 127.0.0.1 (until killed)
+  short-conns HOST PORT N      N sequential connect/send/recv/close, all verified
+  connect-refused HOST PORT    prints milliseconds until ECONNREFUSED
+  serve-send-close PORT N      accepts one client, sends N bytes, closes
+  recv-eof HOST PORT N         expects exactly N bytes then a clean EOF
+  serve-expect-reset PORT      accepts one client, reads until it sees ECONNRESET
+  connect-reset HOST PORT      connects, sends, then aborts with an RST
+  udp-echo PORT                UDP echo server on 127.0.0.1 (until killed)
+  udp-roundtrip HOST PORT N    N datagrams, each echoed back intact
+  dns-serve ADDR PORT NAME IP  answers A queries for NAME with IP, REFUSED otherwise
+"""
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+
+def listener(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen(512)
+    return s
+
+
+def recv_exact(c, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = c.recv(n - len(buf))
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def serve_echo(port):
+    s = listener(port)
+
+    def handle(c):
+        with c:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                c.sendall(d)
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def short_conns(host, port, n):
+    deadline = time.time() + 600
+    for i in range(n):
+        if time.time() > deadline:
+            sys.exit(f"timed out after {i} connections")
+        msg = f"request {i}\n".encode()
+        with socket.create_connection((host, port), timeout=10) as c:
+            c.sendall(msg)
+            got = recv_exact(c, len(msg))
+            if got != msg:
+                sys.exit(f"connection {i}: got {got!r}, expected {msg!r}")
+    print(f"{n} connections ok")
+
+
+def connect_refused(host, port):
+    t0 = time.monotonic()
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except ConnectionRefusedError:
+        print(int((time.monotonic() - t0) * 1000))
+        return
+    except OSError as e:
+        sys.exit(f"expected ECONNREFUSED, got {e}")
+    sys.exit("connection unexpectedly succeeded")
+
+
+def serve_send_close(port, n):
+    s = listener(port)
+    s.settimeout(60)
+    c, _ = s.accept()
+    block = os.urandom(65536)
+    sent = 0
+    while sent < n:
+        k = min(len(block), n - sent)
+        c.sendall(block[:k])
+        sent += k
+    c.close()
+    print("sent", sent)
+
+
+def recv_eof(host, port, n):
+    with socket.create_connection((host, port), timeout=30) as c:
+        total = 0
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            total += len(d)
+        if total != n:
+            sys.exit(f"got {total} bytes before EOF, expected {n}")
+    print("eof after", total)
+
+
+def serve_expect_reset(port):
+    s = listener(port)
+    s.settimeout(60)
+    c, _ = s.accept()
+    c.settimeout(30)
+    try:
+        while c.recv(65536):
+            pass
+    except ConnectionResetError:
+        print("reset")
+        return
+    sys.exit("peer closed without a reset")
+
+
+def connect_reset(host, port):
+    c = socket.create_connection((host, port), timeout=10)
+    c.sendall(b"x" * 1000)
+    time.sleep(0.2)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    print("aborted")
+
+
+def udp_echo(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    while True:
+        d, a = s.recvfrom(65535)
+        s.sendto(d, a)
+
+
+def udp_roundtrip(host, port, n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    for i in range(n):
+        msg = f"datagram {i} ".encode() * (1 + i % 50)
+        for attempt in range(3):
+            s.sendto(msg, (host, port))
+            try:
+                d, a = s.recvfrom(65535)
+                break
+            except socket.timeout:
+                continue
+        else:
+            sys.exit(f"datagram {i}: no answer")
+        if d != msg or a != (host, port):
+            sys.exit(f"datagram {i}: got {d!r} from {a}")
+    print(f"{n} datagrams ok")
+
+
+def dns_serve(addr, port, name, ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    want = name.rstrip(".").lower()
+    while True:
+        q, a = s.recvfrom(4096)
+        if len(q) < 12:
+            continue
+        qid, flags, qd = struct.unpack("!HHH", q[:6])
+        i, labels = 12, []
+        while i < len(q) and q[i] != 0:
+            labels.append(q[i + 1:i + 1 + q[i]].decode(errors="replace"))
+            i += 1 + q[i]
+        question = q[12:i + 5]
+        qtype = struct.unpack("!H", q[i + 1:i + 3])[0] if i + 3 <= len(q) else 0
+        hit = ".".join(labels).lower() == want and qtype == 1
+        rflags = 0x8180 if hit else 0x8185  # NOERROR / REFUSED, RD+RA
+        resp = struct.pack("!HHHHHH", qid, rflags, 1, 1 if hit else 0, 0, 0) + question
+        if hit:
+            resp += struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(ip)
+        s.sendto(resp, a)
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    cmd, args = sys.argv[1], sys.argv[2:]
+    table = {
+        "serve-echo": (serve_echo, [int]),
+        "short-conns": (short_conns, [str, int, int]),
+        "connect-refused": (connect_refused, [str, int]),
+        "serve-send-close": (serve_send_close, [int, int]),
+        "recv-eof": (recv_eof, [str, int, int]),
+        "serve-expect-reset": (serve_expect_reset, [int]),
+        "connect-reset": (connect_reset, [str, int]),
+        "udp-echo": (udp_echo, [int]),
+        "udp-roundtrip": (udp_roundtrip, [str, int, int]),
+        "dns-serve": (dns_serve, [str, int, str, str]),
+    }
+    if cmd not in table or len(args) != len(table[cmd][1]):
+        sys.exit(__doc__)
+    fn, types = table[cmd]
+    fn(*[t(a) for t, a in zip(types, args)])
+
+
+if __name__ == "__main__":
+    main()
