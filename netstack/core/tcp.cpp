@@ -303,8 +303,11 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
   const size_t max_chunk = ctx_.out.vnet() ? Emitter::kMaxL4 - TcpHdr::kMinLen
                                            : std::min<size_t>(f.c_mss, ctx_.cfg.mtu - 40);
   while (true) {
-    if (f.h_eof && f.snd_nxt == f.fin_seq) {
-      if (!f.fin_sent) {
+    // Once the end of the stream is known, everything up to fin_seq is data
+    // still in the socket (resent after a rewind), then the FIN; never peek
+    // past it again.
+    if (f.h_eof && seq_ge(f.snd_nxt, f.fin_seq)) {
+      if (!f.fin_sent && f.snd_nxt == f.fin_seq) {
         send_segment(f, TcpHdr::kFin | TcpHdr::kAck, f.fin_seq, 0, false);
         f.fin_sent = true;
         f.snd_nxt = f.fin_seq + 1;

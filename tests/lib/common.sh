@@ -86,3 +86,6 @@ ft_kill() {
   for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$pid" 2>/dev/null || true
 }
+
+# ft_listening PORT: a TCP socket listens on PORT (use with ft_wait_for).
+ft_listening() { ss -Htln "sport = :$1" | grep -q .; }

@@ -291,6 +291,37 @@ TEST_F(TcpScript, HostEofBecomesFinAndCloseCompletes) {
   EXPECT_EQ(stack->tcp().active(), 0u);
 }
 
+TEST_F(TcpScript, LateHostEventsAfterOurFinDoNotMoveIt) {
+  // Regression: a second readable event after the FIN went out used to peek
+  // again, see end-of-stream again and move the FIN's sequence number, so
+  // the container's ACK of the FIN was never recognised and the flow leaked.
+  establish();
+  seg(ACK | FIN);
+  host.sock(fd).rx = "echo";
+  host.sock(fd).eof = true;
+  event(core::kEvIn);
+  event(core::kEvIn | core::kEvHup);
+  event(core::kEvIn | core::kEvHup);
+  tap.frames.clear();
+  acked = 5;
+  seg(ACK);
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
+TEST_F(TcpScript, SegmentsAfterAShortWriteStayUnansweredUntilTheSocketDrains) {
+  establish();
+  host.sock(fd).space = 2;
+  seg(ACK | PSH, "abcd");  // takes "ab"
+  EXPECT_EQ(out().tcp->ack, cseq - 2);
+  seg(ACK | PSH, "efgh");  // beyond the gap ferry caused: no duplicate ACK now
+  seg(ACK | PSH, "ijkl");
+  EXPECT_TRUE(tap.frames.empty()) << "duplicate ACKs now would waste the container's fast retransmit";
+  host.sock(fd).space = 100;
+  event(core::kEvOut);
+  EXPECT_EQ(tap.frames.size(), 4u);
+}
+
 TEST_F(TcpScript, ContainerFinShutsHostWriteSide) {
   establish();
   seg(ACK | PSH | FIN, "last");
