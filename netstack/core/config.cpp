@@ -40,21 +40,21 @@ std::string to_string(const wire::Mac& m) {
   return buf;
 }
 
-std::expected<void, std::string> apply_cidr(NetConfig& cfg, std::string_view cidr) {
+ferry::Expected<void, std::string> apply_cidr(NetConfig& cfg, std::string_view cidr) {
   auto slash = cidr.find('/');
-  if (slash == std::string_view::npos) return std::unexpected("invalid CIDR: " + std::string(cidr));
+  if (slash == std::string_view::npos) return ferry::unexpected("invalid CIDR: " + std::string(cidr));
   auto addr = parse_ip4(cidr.substr(0, slash));
   int prefix = -1;
   auto pstr = cidr.substr(slash + 1);
   auto [p, ec] = std::from_chars(pstr.data(), pstr.data() + pstr.size(), prefix);
   if (!addr || ec != std::errc() || p != pstr.data() + pstr.size())
-    return std::unexpected("invalid CIDR: " + std::string(cidr));
+    return ferry::unexpected("invalid CIDR: " + std::string(cidr));
   // Prefixes of 26 and longer leave no room for the guest at network+100.
-  if (prefix < 1 || prefix > 25) return std::unexpected("prefix length needs to be 1-25");
+  if (prefix < 1 || prefix > 25) return ferry::unexpected("prefix length needs to be 1-25");
   const uint32_t mask = ~uint32_t(0) << (32 - prefix);
   if ((addr->v & ~mask) != 0) {
     wire::Ip4 net(addr->v & mask);
-    return std::unexpected("CIDR needs to be a network address like " + to_string(net) + "/" +
+    return ferry::unexpected("CIDR needs to be a network address like " + to_string(net) + "/" +
                            std::to_string(prefix) + ", not like " + std::string(cidr));
   }
   cfg.network = *addr;

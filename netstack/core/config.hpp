@@ -6,7 +6,7 @@
 
 #include "netstack/wire/bytes.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,7 +36,7 @@ struct NetConfig {
 // Parses --cidr the way slirp4netns does, with its exact error texts:
 // "invalid CIDR", "prefix length needs to be 1-25", "CIDR needs to be a
 // network address like A/N, not like B/N". Fills the derived addresses.
-std::expected<void, std::string> apply_cidr(NetConfig& cfg, std::string_view cidr);
+ferry::Expected<void, std::string> apply_cidr(NetConfig& cfg, std::string_view cidr);
 
 std::optional<wire::Ip4> parse_ip4(std::string_view s);
 std::optional<wire::Mac> parse_mac(std::string_view s);

@@ -8,7 +8,7 @@
 #include "netstack/core/emit.hpp"
 #include "netstack/core/host.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 
 namespace ferry::core {
 
@@ -33,19 +33,19 @@ struct Context {
   // the gateway is the host's loopback unless that is disabled; the DNS
   // address on port 53 is the host's resolver; other addresses in the
   // virtual subnet, loopback, multicast and broadcast go nowhere.
-  std::expected<SockAddr4, wire::Drop> map_destination(wire::Ip4 dst, uint16_t port) {
+  ferry::Expected<SockAddr4, wire::Drop> map_destination(wire::Ip4 dst, uint16_t port) {
     if (dst == cfg.gateway) {
-      if (cfg.disable_host_loopback) return std::unexpected(wire::Drop::host_loopback_disabled);
+      if (cfg.disable_host_loopback) return ferry::unexpected(wire::Drop::host_loopback_disabled);
       return SockAddr4{wire::Ip4(127, 0, 0, 1), port};
     }
     if (dst == cfg.dns) {
       wire::Ip4 up;
-      if (port != 53 || cfg.disable_dns || !host.dns_upstream(up)) return std::unexpected(wire::Drop::not_for_us);
+      if (port != 53 || cfg.disable_dns || !host.dns_upstream(up)) return ferry::unexpected(wire::Drop::not_for_us);
       return SockAddr4{up, 53};
     }
     if (dst.is_loopback() || dst.is_multicast() || dst.is_broadcast() || dst.is_unspecified() ||
         cfg.in_subnet(dst))
-      return std::unexpected(wire::Drop::bad_ip_address);
+      return ferry::unexpected(wire::Drop::bad_ip_address);
     return SockAddr4{dst, port};
   }
 };

@@ -116,7 +116,17 @@ void Tcp::on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint6
   receive_data(slot, th.seq, payload, th.has(TcpHdr::kFin));
   if (f.state == TcpFlow::State::free) return;
   push(slot, now_ms);
-  if (f.state != TcpFlow::State::free && f.c_fin && f.fin_acked) free_flow(slot, false);
+  close_if_done(slot);
+}
+
+// Both FINs are through: acknowledge the container's FIN now (the flow will
+// not be there for the batched ACK, and a container left in LAST-ACK would
+// retransmit its FIN after a timeout), then release the flow and its socket.
+void Tcp::close_if_done(uint32_t slot) {
+  TcpFlow& f = flows_[slot];
+  if (f.state != TcpFlow::State::established || !f.c_fin || !f.fin_acked) return;
+  if (f.ack_pending) send_ack(slot);
+  free_flow(slot, false);
 }
 
 void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
@@ -423,7 +433,7 @@ void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
     }
   }
   if (events & (kEvIn | kEvRdHup | kEvHup | kEvErr)) push(slot, now_ms);
-  if (f.state == TcpFlow::State::established && f.c_fin && f.fin_acked) free_flow(slot, false);
+  close_if_done(slot);
 }
 
 void Tcp::flush() {

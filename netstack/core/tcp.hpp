@@ -123,6 +123,7 @@ class Tcp {
   void send_ack(uint32_t slot);
   void send_rst_for(const wire::Ip4Hdr& ip, const wire::TcpHdr& th, size_t payload_len);
   void reset_container(uint32_t slot);
+  void close_if_done(uint32_t slot);
 
   Context& ctx_;
   std::vector<TcpFlow> flows_;

@@ -24,64 +24,64 @@ namespace {
 
 std::string errno_text(const std::string& what) { return what + ": " + strerror(errno); }
 
-std::expected<void, std::string> join_namespaces(const TapRequest& req) {
+ferry::Expected<void, std::string> join_namespaces(const TapRequest& req) {
   std::string userns = req.userns_path;
   if (userns.empty() && req.pid) userns = "/proc/" + std::to_string(req.pid) + "/ns/user";
   std::string netns = req.netns_path.empty() ? "/proc/" + std::to_string(req.pid) + "/ns/net" : req.netns_path;
   if (!userns.empty()) {
     struct stat ours{}, theirs{};
-    if (stat("/proc/self/ns/user", &ours) < 0) return std::unexpected(errno_text("/proc/self/ns/user"));
-    if (stat(userns.c_str(), &theirs) < 0) return std::unexpected(errno_text(userns));
+    if (stat("/proc/self/ns/user", &ours) < 0) return ferry::unexpected(errno_text("/proc/self/ns/user"));
+    if (stat(userns.c_str(), &theirs) < 0) return ferry::unexpected(errno_text(userns));
     if (ours.st_ino != theirs.st_ino || ours.st_dev != theirs.st_dev) {
       int fd = open(userns.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return std::unexpected(errno_text(userns));
-      if (setns(fd, CLONE_NEWUSER) < 0) return std::unexpected(errno_text("setns(CLONE_NEWUSER) " + userns));
+      if (fd < 0) return ferry::unexpected(errno_text(userns));
+      if (setns(fd, CLONE_NEWUSER) < 0) return ferry::unexpected(errno_text("setns(CLONE_NEWUSER) " + userns));
       close(fd);
     }
   }
   int fd = open(netns.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected(errno_text(netns));
-  if (setns(fd, CLONE_NEWNET) < 0) return std::unexpected(errno_text("setns(CLONE_NEWNET) " + netns));
+  if (fd < 0) return ferry::unexpected(errno_text(netns));
+  if (setns(fd, CLONE_NEWNET) < 0) return ferry::unexpected(errno_text("setns(CLONE_NEWNET) " + netns));
   close(fd);
   return {};
 }
 
-std::expected<Tap, std::string> open_tap(const std::string& name) {
+ferry::Expected<Tap, std::string> open_tap(const std::string& name) {
   Tap tap;
   tap.fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (tap.fd < 0) return std::unexpected(errno_text("open /dev/net/tun"));
+  if (tap.fd < 0) return ferry::unexpected(errno_text("open /dev/net/tun"));
   ifreq ifr{};
   ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-  if (ioctl(tap.fd, TUNSETIFF, &ifr) < 0) return std::unexpected(errno_text("TUNSETIFF " + name));
+  if (ioctl(tap.fd, TUNSETIFF, &ifr) < 0) return ferry::unexpected(errno_text("TUNSETIFF " + name));
   tap.vnet = true;
   int hdrlen = 10;  // struct virtio_net_hdr
-  if (ioctl(tap.fd, TUNSETVNETHDRSZ, &hdrlen) < 0) return std::unexpected(errno_text("TUNSETVNETHDRSZ"));
+  if (ioctl(tap.fd, TUNSETVNETHDRSZ, &hdrlen) < 0) return ferry::unexpected(errno_text("TUNSETVNETHDRSZ"));
   // Checksum offload and TSO both ways (anchors.md: works rootless here).
   if (ioctl(tap.fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0) tap.offload = true;
   return tap;
 }
 
-std::expected<void, std::string> nl_check(int err, const char* what) {
-  if (err < 0) return std::unexpected(std::string(what) + ": " + nl_geterror(err));
+ferry::Expected<void, std::string> nl_check(int err, const char* what) {
+  if (err < 0) return ferry::unexpected(std::string(what) + ": " + nl_geterror(err));
   return {};
 }
 
 // ip link set lo up; ip link set TAP mtu M address MAC up; ip addr add
 // GUEST/PREFIX dev TAP; ip route add default via GATEWAY dev TAP.
-std::expected<void, std::string> configure(const std::string& name, const core::NetConfig& cfg) {
+ferry::Expected<void, std::string> configure(const std::string& name, const core::NetConfig& cfg) {
   nl_sock* sk = nl_socket_alloc();
-  if (!sk) return std::unexpected("nl_socket_alloc failed");
+  if (!sk) return ferry::unexpected("nl_socket_alloc failed");
   struct Guard {
     nl_sock* sk;
     ~Guard() { nl_socket_free(sk); }
   } guard{sk};
   if (auto r = nl_check(nl_connect(sk, NETLINK_ROUTE), "netlink connect"); !r) return r;
 
-  auto link_up = [&](const std::string& ifname, bool set_params) -> std::expected<int, std::string> {
+  auto link_up = [&](const std::string& ifname, bool set_params) -> ferry::Expected<int, std::string> {
     rtnl_link* orig = nullptr;
     if (auto r = nl_check(rtnl_link_get_kernel(sk, 0, ifname.c_str(), &orig), ("link " + ifname).c_str()); !r)
-      return std::unexpected(r.error());
+      return ferry::unexpected(r.error());
     rtnl_link* change = rtnl_link_alloc();
     rtnl_link_set_flags(change, IFF_UP);
     nl_addr* mac = nullptr;
@@ -97,12 +97,12 @@ std::expected<void, std::string> configure(const std::string& name, const core::
     if (mac) nl_addr_put(mac);
     rtnl_link_put(change);
     rtnl_link_put(orig);
-    if (auto r = nl_check(err, ("set link " + ifname).c_str()); !r) return std::unexpected(r.error());
+    if (auto r = nl_check(err, ("set link " + ifname).c_str()); !r) return ferry::unexpected(r.error());
     return ifindex;
   };
-  if (auto r = link_up("lo", false); !r) return std::unexpected(r.error());
+  if (auto r = link_up("lo", false); !r) return ferry::unexpected(r.error());
   auto ifindex = link_up(name, true);
-  if (!ifindex) return std::unexpected(ifindex.error());
+  if (!ifindex) return ferry::unexpected(ifindex.error());
 
   uint8_t guest[4], gw[4], any[4] = {0, 0, 0, 0};
   cfg.guest.store(guest);
@@ -174,11 +174,11 @@ std::expected<void, std::string> configure(const std::string& name, const core::
 
 }  // namespace
 
-std::expected<Tap, std::string> create_tap(const TapRequest& req) {
+ferry::Expected<Tap, std::string> create_tap(const TapRequest& req) {
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return std::unexpected(errno_text("socketpair"));
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return ferry::unexpected(errno_text("socketpair"));
   pid_t child = fork();
-  if (child < 0) return std::unexpected(errno_text("fork"));
+  if (child < 0) return ferry::unexpected(errno_text("fork"));
   if (child == 0) {
     close(sv[0]);
     child_main(sv[1], req);
@@ -196,13 +196,13 @@ std::expected<Tap, std::string> create_tap(const TapRequest& req) {
   close(sv[0]);
   int status = 0;
   waitpid(child, &status, 0);
-  if (n < 2) return std::unexpected("the namespace helper process failed before reporting");
-  if (buf[0] != '1') return std::unexpected(std::string(buf + 2, size_t(n) - 2));
+  if (n < 2) return ferry::unexpected("the namespace helper process failed before reporting");
+  if (buf[0] != '1') return ferry::unexpected(std::string(buf + 2, size_t(n) - 2));
   Tap tap;
   tap.vnet = true;
   tap.offload = buf[1] == '1';
   cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return std::unexpected("the namespace helper sent no tap descriptor");
+  if (!c || c->cmsg_type != SCM_RIGHTS) return ferry::unexpected("the namespace helper sent no tap descriptor");
   std::memcpy(&tap.fd, CMSG_DATA(c), sizeof(int));
   return tap;
 }

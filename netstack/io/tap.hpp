@@ -13,7 +13,7 @@
 
 #include "netstack/core/config.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 #include <string>
 #include <sys/types.h>
 
@@ -34,6 +34,6 @@ struct Tap {
   bool offload = false;    // TUNSETOFFLOAD accepted (checksum + TSO)
 };
 
-std::expected<Tap, std::string> create_tap(const TapRequest& req);
+ferry::Expected<Tap, std::string> create_tap(const TapRequest& req);
 
 }  // namespace ferry::io

@@ -5,7 +5,7 @@
 #include "netstack/wire/bytes.hpp"
 #include "netstack/wire/drop.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 #include <span>
 
 namespace ferry::wire {
@@ -21,8 +21,8 @@ struct IcmpHdr {
   uint16_t checksum = 0;
   uint16_t id = 0, seq = 0;  // echo only
 
-  static std::expected<IcmpHdr, Drop> parse(std::span<const uint8_t> b) {
-    if (b.size() < kLen) return std::unexpected(Drop::bad_icmp);
+  static ferry::Expected<IcmpHdr, Drop> parse(std::span<const uint8_t> b) {
+    if (b.size() < kLen) return ferry::unexpected(Drop::bad_icmp);
     const uint8_t* p = b.data();
     return IcmpHdr{p[0], p[1], load16(p + 2), load16(p + 4), load16(p + 6)};
   }

@@ -8,7 +8,7 @@
 #include "netstack/wire/checksum.hpp"
 #include "netstack/wire/drop.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 #include <span>
 
 namespace ferry::wire {
@@ -36,19 +36,19 @@ struct Ip4Hdr {
   bool more_fragments() const { return frag & kMf; }
 
   // `verify_checksum` is false only for tests that build headers by hand.
-  static std::expected<Ip4Hdr, Drop> parse(std::span<const uint8_t> b, bool verify_checksum = true) {
-    if (b.size() < kMinLen) return std::unexpected(Drop::short_frame);
+  static ferry::Expected<Ip4Hdr, Drop> parse(std::span<const uint8_t> b, bool verify_checksum = true) {
+    if (b.size() < kMinLen) return ferry::unexpected(Drop::short_frame);
     const uint8_t* p = b.data();
-    if ((p[0] >> 4) != 4) return std::unexpected(Drop::bad_ip_version);
+    if ((p[0] >> 4) != 4) return ferry::unexpected(Drop::bad_ip_version);
     Ip4Hdr h;
     h.header_len = uint8_t((p[0] & 0xf) * 4);
-    if (h.header_len < kMinLen || h.header_len > b.size()) return std::unexpected(Drop::bad_ip_header);
+    if (h.header_len < kMinLen || h.header_len > b.size()) return ferry::unexpected(Drop::bad_ip_header);
     h.tos = p[1];
     h.total_len = load16(p + 2);
     // Ethernet may pad short frames, so the buffer can be longer than
     // total_len, never shorter (RFC 791: total length includes the header).
-    if (h.total_len < h.header_len || h.total_len > b.size()) return std::unexpected(Drop::bad_ip_length);
-    if (verify_checksum && checksum(p, h.header_len) != 0) return std::unexpected(Drop::bad_ip_checksum);
+    if (h.total_len < h.header_len || h.total_len > b.size()) return ferry::unexpected(Drop::bad_ip_length);
+    if (verify_checksum && checksum(p, h.header_len) != 0) return ferry::unexpected(Drop::bad_ip_checksum);
     h.id = load16(p + 4);
     h.frag = load16(p + 6);
     h.ttl = p[8];

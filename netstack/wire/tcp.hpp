@@ -8,7 +8,7 @@
 #include "netstack/wire/bytes.hpp"
 #include "netstack/wire/drop.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 #include <span>
 
 namespace ferry::wire {
@@ -37,8 +37,8 @@ struct TcpHdr {
 
   bool has(uint8_t f) const { return (flags & f) != 0; }
 
-  static std::expected<TcpHdr, Drop> parse(std::span<const uint8_t> b) {
-    if (b.size() < kMinLen) return std::unexpected(Drop::bad_tcp_header);
+  static ferry::Expected<TcpHdr, Drop> parse(std::span<const uint8_t> b) {
+    if (b.size() < kMinLen) return ferry::unexpected(Drop::bad_tcp_header);
     const uint8_t* p = b.data();
     TcpHdr h;
     h.sport = load16(p);
@@ -46,7 +46,7 @@ struct TcpHdr {
     h.seq = load32(p + 4);
     h.ack = load32(p + 8);
     h.header_len = uint8_t((p[12] >> 4) * 4);
-    if (h.header_len < kMinLen || h.header_len > b.size()) return std::unexpected(Drop::bad_tcp_header);
+    if (h.header_len < kMinLen || h.header_len > b.size()) return ferry::unexpected(Drop::bad_tcp_header);
     h.flags = p[13];
     h.window = load16(p + 14);
     h.checksum = load16(p + 16);

@@ -5,7 +5,7 @@
 #include "netstack/wire/bytes.hpp"
 #include "netstack/wire/drop.hpp"
 
-#include <expected>
+#include "common/expected.hpp"
 #include <span>
 
 namespace ferry::wire {
@@ -15,10 +15,10 @@ struct UdpHdr {
   uint16_t sport = 0, dport = 0, length = 0, checksum = 0;
 
   // `b` is the IP payload; the UDP length must fit in it.
-  static std::expected<UdpHdr, Drop> parse(std::span<const uint8_t> b) {
-    if (b.size() < kLen) return std::unexpected(Drop::bad_udp_header);
+  static ferry::Expected<UdpHdr, Drop> parse(std::span<const uint8_t> b) {
+    if (b.size() < kLen) return ferry::unexpected(Drop::bad_udp_header);
     UdpHdr h{load16(b.data()), load16(b.data() + 2), load16(b.data() + 4), load16(b.data() + 6)};
-    if (h.length < kLen || h.length > b.size()) return std::unexpected(Drop::bad_udp_header);
+    if (h.length < kLen || h.length > b.size()) return ferry::unexpected(Drop::bad_udp_header);
     return h;
   }
   void emit(uint8_t* p) const {

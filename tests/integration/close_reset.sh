@@ -24,8 +24,11 @@ port=$(ft_free_port)
 "$NETTOOL" serve-send-close "$port" 3000000 >"$FT_TMP/send-close.out" &
 srv=$!
 ft_wait_for ft_listening "$port"
+rto_before=$(ft_ctr_rto_count)
 ft_check "host closes after 3 MB: the container reads them all, then EOF" ft_in_ctr "$NETTOOL" recv-eof 10.0.2.2 "$port" 3000000
 wait "$srv" || true
+sleep 1.5  # long enough for a retransmission timeout of an unacknowledged FIN
+ft_expect_eq "the container's FIN after the host's is acknowledged (no RTO in LAST-ACK)" "$rto_before" "$(ft_ctr_rto_count)"
 
 port=$(ft_free_port)
 "$NETTOOL" serve-expect-reset "$port" >"$FT_TMP/reset.out" 2>&1 &

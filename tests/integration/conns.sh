@@ -17,8 +17,10 @@ srv=$!
 ft_on_exit "ft_kill $srv"
 ft_wait_for ft_listening "$port"
 idle=$(ft_fd_count "$FERRY_PID")
+rto_before=$(ft_ctr_rto_count)
 ft_check "$N sequential short connections all succeed" ft_in_ctr "$NETTOOL" short-conns 10.0.2.2 "$port" "$N"
 fd_back() { [ "$(ft_fd_count "$FERRY_PID")" -le "$idle" ]; }
 ft_check "ferry's descriptor count returns to its idle value ($idle)" ft_wait_for fd_back
+ft_expect_eq "no retransmission timeout in the container (every FIN acknowledged)" "$rto_before" "$(ft_ctr_rto_count)"
 ft_counters | grep -E "tcp_flows_(active|opened|closed)" || true
 ft_done

@@ -11,17 +11,13 @@ ft_start_container
 ft_start_ferry --configure --mtu 65520
 SIZE=${FT_TRANSFER_BYTES:-1073741824}
 
-rto_count() {  # TCPTimeouts of the container's network namespace
-  ft_in_ctr awk '/^TcpExt:/ { if (!h) { split($0, k); h = 1 } else { split($0, v); for (i in k) if (k[i] == "TCPTimeouts") print v[i] } }' /proc/net/netstat
-}
-
 # container -> host
 port=$(ft_free_port)
 socat -u "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr" - | sha256sum | cut -d' ' -f1 >"$FT_TMP/recv1" &
 sink=$!
 ft_on_exit "ft_kill $sink"
 ft_wait_for ft_listening "$port"
-rto_before=$(rto_count)
+rto_before=$(ft_ctr_rto_count)
 ft_in_ctr bash -c "head -c $SIZE /dev/urandom | tee >(sha256sum | cut -d' ' -f1 >$FT_SHARED/sent1) | socat -u - TCP:10.0.2.2:$port"
 wait "$sink" || true
 sleep 0.2
@@ -38,7 +34,7 @@ ft_in_ctr bash -c "socat -u TCP:10.0.2.2:$port - | sha256sum | cut -d' ' -f1 >$F
 wait "$src" || true
 sleep 0.2
 ft_expect_eq "1 GiB host -> container intact (SHA-256)" "$(cat "$FT_TMP/sent2")" "$(cat "$FT_SHARED/recv2")"
-rto_after=$(rto_count)
+rto_after=$(ft_ctr_rto_count)
 ft_expect_eq "no retransmission timeout in the container during the transfers" "$rto_before" "$rto_after"
 ft_counters | grep -E "tcp_(retransmits|partial_writes)|drop_" || true
 ft_done

@@ -71,3 +71,9 @@ ft_counters() {
   sleep 0.3
   tail -n +"$((before + 1))" "$FT_TMP/ferry.log"
 }
+
+# ft_ctr_rto_count: the container's TCP retransmission timeouts so far
+# (TcpExt TCPTimeouts of its network namespace).
+ft_ctr_rto_count() {
+  ft_in_ctr awk '/^TcpExt:/ { if (!h) { split($0, k); h = 1 } else { split($0, v); for (i in k) if (k[i] == "TCPTimeouts") print v[i] } }' /proc/net/netstat
+}

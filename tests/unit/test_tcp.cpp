@@ -284,9 +284,16 @@ TEST_F(TcpScript, HostEofBecomesFinAndCloseCompletes) {
   EXPECT_FALSE(host.sock(fd).closed) << "the container may still send (half-close)";
   seg(ACK | PSH, "more");
   EXPECT_EQ(host.sock(fd).sent, "more");
+  tap.frames.clear();
   seg(FIN | ACK);
   EXPECT_TRUE(host.sock(fd).shut_wr);
   EXPECT_TRUE(host.sock(fd).closed);
+  // The container's FIN is acknowledged before the flow goes away, or it
+  // would sit in LAST-ACK until a retransmission timeout.
+  ASSERT_EQ(tap.frames.size(), 1u);
+  Seen last = out();
+  EXPECT_EQ(last.tcp->flags, ACK);
+  EXPECT_EQ(last.tcp->ack, cseq);
   EXPECT_FALSE(host.sock(fd).reset);
   EXPECT_EQ(stack->tcp().active(), 0u);
 }
