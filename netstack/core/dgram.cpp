@@ -12,7 +12,9 @@
 
 namespace ferry::core {
 
-Dgram::Dgram(Context& ctx, size_t max_flows) : ctx_(ctx), flows_(max_flows), index_(max_flows) {
+Dgram::Dgram(Context& ctx, size_t max_flows)
+    : ctx_(ctx), flows_(max_flows), index_(max_flows), batch_(kBatch), msgs_(kBatch) {
+  for (auto& b : batch_) b.resize(Emitter::kL4Off + Emitter::kMaxL4 + 64);
   free_slots_.reserve(max_flows);
   for (size_t i = max_flows; i-- > 0;) free_slots_.push_back(uint32_t(i));
 }
@@ -132,28 +134,39 @@ void Dgram::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   if (!f.used || f.gen != token_gen(tok)) return;
   (void)events;
   const wire::Ip4 from(f.key.daddr), to(f.key.caddr);
-  for (int i = 0; i < kRecvBudget; ++i) {
-    if (f.icmp) {
-      uint8_t* p = ctx_.out.l4();
-      const ssize_t n = ctx_.host.dgram_recv(f.fd, p, Emitter::kMaxL4);
-      if (n < 0) break;
-      if (size_t(n) < wire::IcmpHdr::kLen) continue;
-      wire::store16(p + 4, f.key.cport);  // the container's identifier back
-      wire::store16(p + 2, 0);
-      wire::store16(p + 2, wire::checksum(p, size_t(n)));
-      ctx_.out.send_ipv4(from, to, wire::Ip4Hdr::kIcmp, size_t(n), {});
-    } else {
-      uint8_t* p = ctx_.out.l4();
-      const ssize_t n = ctx_.host.dgram_recv(f.fd, p + wire::UdpHdr::kLen, Emitter::kMaxL4 - wire::UdpHdr::kLen);
-      if (n < 0) break;
-      wire::UdpHdr uh{f.key.dport, f.key.cport, uint16_t(n + wire::UdpHdr::kLen), 0};
-      uh.emit(p);
-      Emitter::Opts o;
-      o.csum_field = 6;
-      ctx_.out.send_ipv4(from, to, wire::Ip4Hdr::kUdp, size_t(n) + wire::UdpHdr::kLen, o);
-      ++ctx_.ctr.udp_datagrams_in;
+  // Datagrams land in frame-shaped buffers, after room for the headers, so
+  // they go to the tap without a copy: ICMP at the L4 offset, UDP after the
+  // UDP header.
+  const size_t hdr = f.icmp ? 0 : wire::UdpHdr::kLen;
+  int budget = kRecvBudget;
+  while (budget > 0) {
+    const size_t want = std::min<size_t>(batch_.size(), size_t(budget));
+    for (size_t i = 0; i < want; ++i)
+      msgs_[i] = Host::MsgBuf{batch_[i].data() + Emitter::kL4Off + hdr, Emitter::kMaxL4 - hdr, 0};
+    const int n = ctx_.host.dgram_recv_many(f.fd, std::span<Host::MsgBuf>(msgs_.data(), want));
+    if (n <= 0) break;
+    for (int i = 0; i < n; ++i) {
+      uint8_t* base = batch_[size_t(i)].data();
+      uint8_t* l4 = base + Emitter::kL4Off;
+      const size_t len = msgs_[size_t(i)].len;
+      if (f.icmp) {
+        if (len < wire::IcmpHdr::kLen) continue;
+        wire::store16(l4 + 4, f.key.cport);  // the container's identifier back
+        wire::store16(l4 + 2, 0);
+        wire::store16(l4 + 2, wire::checksum(l4, len));
+        ctx_.out.send_ipv4_from(base, from, to, wire::Ip4Hdr::kIcmp, len, {});
+      } else {
+        wire::UdpHdr uh{f.key.dport, f.key.cport, uint16_t(len + wire::UdpHdr::kLen), 0};
+        uh.emit(l4);
+        Emitter::Opts o;
+        o.csum_field = 6;
+        ctx_.out.send_ipv4_from(base, from, to, wire::Ip4Hdr::kUdp, len + wire::UdpHdr::kLen, o);
+        ++ctx_.ctr.udp_datagrams_in;
+      }
     }
     f.last_active_ms = now_ms;
+    budget -= n;
+    if (size_t(n) < want) break;
   }
 }
 

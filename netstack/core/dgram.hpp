@@ -8,7 +8,8 @@
 // served it.
 //
 // Flows expire after an idle time (UDP 60 s, DNS 10 s, ICMP 30 s); the oldest
-// is evicted when the table is full. Replies are drained up to a budget per
+// is evicted when the table is full. Replies are received in batches of 16
+// (recvmmsg) straight into frame-shaped buffers, up to a budget of 64 per
 // readiness event so one busy flow cannot starve the others.
 #pragma once
 
@@ -35,6 +36,7 @@ class Dgram {
  public:
   static constexpr uint64_t kUdpIdleMs = 60000, kDnsIdleMs = 10000, kIcmpIdleMs = 30000;
   static constexpr int kRecvBudget = 64;
+  static constexpr size_t kBatch = 16;  // datagrams per recvmmsg
 
   Dgram(Context& ctx, size_t max_flows);
 
@@ -57,6 +59,8 @@ class Dgram {
   FlowIndex index_;
   size_t active_ = 0;
   bool warned_icmp_ = false;
+  std::vector<std::vector<uint8_t>> batch_;  // frame-shaped receive buffers
+  std::vector<Host::MsgBuf> msgs_;
 };
 
 }  // namespace ferry::core

@@ -11,7 +11,9 @@ Emitter::Emitter(const NetConfig& cfg, TapOut& tap, Counters& counters, bool vne
   if (cfg.guest_mac) set_guest_mac(*cfg.guest_mac);
 }
 
-void Emitter::send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len, const Opts& o) {
+void Emitter::send_ipv4_from(uint8_t* base, wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len,
+                             const Opts& o) {
+  uint8_t* const l4p = base + kL4Off;
   wire::Ip4Hdr ip;
   ip.total_len = uint16_t(20 + l4_len);
   ip.id = ip_id_++;
@@ -19,11 +21,11 @@ void Emitter::send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_l
   ip.proto = proto;
   ip.src = src;
   ip.dst = dst;
-  ip.emit(buf_.data() + kIpOff);
+  ip.emit(base + kIpOff);
 
   wire::VnetHdr vh;
   if (o.csum_field >= 0) {
-    uint8_t* field = l4() + o.csum_field;
+    uint8_t* field = l4p + o.csum_field;
     wire::store16(field, 0);
     const uint64_t pseudo = wire::pseudo_header_sum(src, dst, proto, uint32_t(l4_len));
     if (vnet_) {
@@ -34,7 +36,7 @@ void Emitter::send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_l
       vh.csum_start = uint16_t(kL4Off - kEthOff);
       vh.csum_offset = uint16_t(o.csum_field);
     } else {
-      uint16_t c = wire::csum_fold(wire::csum_partial(l4(), l4_len, pseudo));
+      uint16_t c = wire::csum_fold(wire::csum_partial(l4p, l4_len, pseudo));
       if (proto == wire::Ip4Hdr::kUdp && c == 0) c = 0xffff;  // RFC 768
       wire::store16(field, c);
     }
@@ -44,28 +46,28 @@ void Emitter::send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_l
     vh.gso_size = o.gso_size;
     vh.hdr_len = uint16_t(kL4Off - kEthOff + o.l4_hdr_len);
   }
-  finish(wire::Eth::kIpv4, 20 + l4_len, vh);
+  finish(base, wire::Eth::kIpv4, 20 + l4_len, vh);
 }
 
-void Emitter::send_eth(uint16_t ethertype, size_t len) { finish(ethertype, len, wire::VnetHdr{}); }
+void Emitter::send_eth(uint16_t ethertype, size_t len) { finish(buf_.data(), ethertype, len, wire::VnetHdr{}); }
 
-void Emitter::finish(uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh) {
+void Emitter::finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh) {
   wire::Eth eth;
   // Until the guest has said anything we do not know its MAC: broadcast.
   if (have_guest_mac_) eth.dst = guest_mac_;
   else std::fill(std::begin(eth.dst.b), std::end(eth.dst.b), uint8_t(0xff));
   eth.src = cfg_.gateway_mac;
   eth.type = ethertype;
-  eth.emit(buf_.data() + kEthOff);
+  eth.emit(base + kEthOff);
   size_t start = kEthOff;
   if (vnet_) {
-    vh.store(buf_.data() + kVnetOff);
+    vh.store(base + kVnetOff);
     start = kVnetOff;
   }
   const size_t len = kEthOff - start + 14 + eth_payload_len;
   ++counters_.frames_out;
   counters_.bytes_out += len;
-  tap_.send_frame(std::span<const uint8_t>(buf_.data() + start, len));
+  tap_.send_frame(std::span<const uint8_t>(base + start, len));
 }
 
 }  // namespace ferry::core

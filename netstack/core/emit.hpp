@@ -38,7 +38,13 @@ class Emitter {
     uint16_t l4_hdr_len = 0;
   };
   // Sends the IPv4 datagram whose L4 part (l4_len bytes) is at l4().
-  void send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len, const Opts& o);
+  void send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len, const Opts& o) {
+    send_ipv4_from(buf_.data(), src, dst, proto, l4_len, o);
+  }
+  // The same for a frame built in a caller's buffer with the same layout
+  // (`base` as offset 0; at least kL4Off + l4_len bytes), so that batches of
+  // received datagrams need no copy.
+  void send_ipv4_from(uint8_t* base, wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len, const Opts& o);
   // Sends an arbitrary Ethernet payload (ARP) of len bytes placed at eth_payload().
   uint8_t* eth_payload() { return buf_.data() + kIpOff; }
   void send_eth(uint16_t ethertype, size_t len);
@@ -48,7 +54,7 @@ class Emitter {
   const wire::Mac& guest_mac() const { return guest_mac_; }
 
  private:
-  void finish(uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh);
+  void finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh);
 
   const NetConfig& cfg_;
   TapOut& tap_;

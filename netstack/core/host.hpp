@@ -61,7 +61,14 @@ class Host {
   virtual int udp_open(SockAddr4 dst) = 0;   // a connected UDP socket or -errno
   virtual int icmp_open(wire::Ip4 dst) = 0;  // a connected ICMP echo socket or -errno
   virtual ssize_t dgram_send(int fd, const uint8_t* p, size_t n) = 0;
-  virtual ssize_t dgram_recv(int fd, uint8_t* p, size_t n) = 0;
+  // Receives up to bufs.size() datagrams in one call (recvmmsg); each
+  // buffer's len is set. Returns how many, or -errno (-EAGAIN: none).
+  struct MsgBuf {
+    uint8_t* data = nullptr;
+    size_t cap = 0;
+    size_t len = 0;
+  };
+  virtual int dgram_recv_many(int fd, std::span<MsgBuf> bufs) = 0;
 
   // --- Name service ------------------------------------------------------------
   // The first IPv4 nameserver of the host's resolv.conf (re-read when the file

@@ -142,7 +142,22 @@ ssize_t RealHost::dgram_send(int fd, const uint8_t* p, size_t n) {
   return neg_errno(::send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL));
 }
 
-ssize_t RealHost::dgram_recv(int fd, uint8_t* p, size_t n) { return neg_errno(recv(fd, p, n, MSG_DONTWAIT)); }
+int RealHost::dgram_recv_many(int fd, std::span<MsgBuf> bufs) {
+  constexpr size_t kMax = 64;
+  mmsghdr msgs[kMax];
+  iovec iov[kMax];
+  const size_t n = std::min(bufs.size(), kMax);
+  for (size_t i = 0; i < n; ++i) {
+    iov[i] = iovec{bufs[i].data, bufs[i].cap};
+    msgs[i] = mmsghdr{};
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int r = recvmmsg(fd, msgs, unsigned(n), MSG_DONTWAIT, nullptr);
+  if (r < 0) return -errno;
+  for (int i = 0; i < r; ++i) bufs[size_t(i)].len = msgs[i].msg_len;
+  return r;
+}
 
 bool RealHost::first_ipv4_nameserver(const std::string& text, wire::Ip4& out) {
   std::istringstream in(text);

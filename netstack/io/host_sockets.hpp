@@ -26,7 +26,7 @@ class RealHost : public core::Host {
   int udp_open(core::SockAddr4 dst) override;                  // socket, connect
   int icmp_open(wire::Ip4 dst) override;                       // socket, connect
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override;  // send
-  ssize_t dgram_recv(int fd, uint8_t* p, size_t n) override;        // recv
+  int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override;     // recvmmsg
   bool dns_upstream(wire::Ip4& out) override;                  // stat, open, read
   void watch(int fd, uint64_t token, bool in, bool out) override { loop_.watch(fd, token, in, out); }
 

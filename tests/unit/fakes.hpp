@@ -44,6 +44,7 @@ struct FakeSocket {
   std::vector<std::string> dgrams_out;
   size_t discarded = 0;
   int rewinds = 0;
+  int recv_calls = 0;
 };
 
 class FakeHost : public core::Host {
@@ -139,14 +140,19 @@ class FakeHost : public core::Host {
     sock(fd).dgrams_out.emplace_back(reinterpret_cast<const char*>(p), n);
     return ssize_t(n);
   }
-  ssize_t dgram_recv(int fd, uint8_t* p, size_t n) override {
+  int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override {
     auto& s = sock(fd);
-    if (s.dgrams_in.empty()) return -EAGAIN;
-    auto d = s.dgrams_in.front();
-    s.dgrams_in.pop_front();
-    size_t k = std::min(n, d.size());
-    std::memcpy(p, d.data(), k);
-    return ssize_t(k);
+    ++s.recv_calls;
+    int n = 0;
+    for (auto& b : bufs) {
+      if (s.dgrams_in.empty()) break;
+      auto d = s.dgrams_in.front();
+      s.dgrams_in.pop_front();
+      b.len = std::min(b.cap, d.size());
+      std::memcpy(b.data, d.data(), b.len);
+      ++n;
+    }
+    return n ? n : -EAGAIN;
   }
   bool dns_upstream(wire::Ip4& out) override {
     out = dns;

@@ -109,6 +109,20 @@ TEST_F(StackTest, UdpFlowRoundTrip) {
   EXPECT_EQ(a.ip.src, kRemote);
 }
 
+TEST_F(StackTest, RepliesAreReceivedInBatchesWithinABudget) {
+  in(fb.udp(kGuest, kRemote, 5353, 9999, "q"));
+  int fd = host.last_fd();
+  for (int i = 0; i < 100; ++i) host.sock(fd).dgrams_in.push_back("reply" + std::to_string(i));
+  stack->on_socket(host.sock(fd).token, core::kEvIn, now);
+  EXPECT_EQ(tap.frames.size(), size_t(core::Dgram::kRecvBudget)) << "a budget per event, so one flow cannot starve others";
+  EXPECT_EQ(host.sock(fd).recv_calls, int(core::Dgram::kRecvBudget / core::Dgram::kBatch));
+  EXPECT_EQ(out().payload, "reply0");
+  tap.frames.clear();
+  stack->on_socket(host.sock(fd).token, core::kEvIn, now);
+  EXPECT_EQ(tap.frames.size(), 36u);
+  EXPECT_TRUE(out().l4_checksum_ok);
+}
+
 TEST_F(StackTest, DnsAddressForwardsToHostResolverAndAnswersFromDnsAddress) {
   in(fb.udp(kGuest, kDns, 33333, 53, "dnsquery"));
   int fd = host.last_fd();
