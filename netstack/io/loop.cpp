@@ -189,12 +189,17 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
         handle_signals(stack);
       } else if (ud == kIgnoreData) {
         // completion of a poll removal
-      } else if (const uint64_t token = ud & ~kOutBit; (token >> 56) == 1 || (token >> 56) == 2) {
+      } else if (const uint64_t token = ud & ~kOutBit; (token >> 56) >= 1 && (token >> 56) <= kLastSinkKind) {
         if (res == -ECANCELED) continue;
+        const uint8_t kind = uint8_t(token >> 56);
+        auto deliver = [&](uint32_t ev) {
+          if (kind <= 2) stack.on_socket(token, ev, now);
+          else if (sinks_[kind]) sinks_[kind]->on_event(token, ev, now);
+        };
         if (ud & kOutBit) {
-          stack.on_socket(token, res < 0 ? core::kEvErr : uint32_t(res), now);
+          deliver(res < 0 ? core::kEvErr : uint32_t(res));
         } else {
-          if (res > 0) stack.on_socket(token, uint32_t(res), now);
+          if (res > 0) deliver(uint32_t(res));
           if (!more) {  // the kernel ended the multishot poll: re-arm if still ours
             auto it = in_polls_.find(token);
             if (it != in_polls_.end()) poll_add(it->second, token, kInMask, true);
@@ -216,6 +221,8 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
     }
     if (stack.next_deadline() <= now) stack.on_timer(now);
     stack.flush();
+    for (EventSink* sink : sinks_)
+      if (sink) sink->flush();
   }
   return status_;
 }

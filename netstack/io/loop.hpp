@@ -34,8 +34,23 @@ namespace ferry::io {
 
 uint64_t monotonic_ms();
 
+// Something other than the translator that owns watched descriptors (port
+// forwarders): it gets the events of tokens whose top byte is its kind.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(uint64_t token, uint32_t events, uint64_t now_ms) = 0;
+  // Called once per loop iteration, after events, before sleeping.
+  virtual void flush() {}
+};
+
 class Loop {
  public:
+  // Token kinds 1 and 2 are the translator's (core::TokenKind); 3 to 15 are
+  // free for EventSinks.
+  static constexpr uint8_t kFirstSinkKind = 3, kLastSinkKind = 15;
+  void add_sink(uint8_t kind, EventSink* sink) { sinks_[kind] = sink; }
+
   static constexpr int kTapBudget = 128;
 
   Loop();
@@ -71,6 +86,7 @@ class Loop {
   void drain_tap(core::Stack& stack);
   void handle_signals(core::Stack& stack);
 
+  EventSink* sinks_[16] = {};
   io_uring ring_{};
   // For each watched host socket: its token, so a multishot poll that the
   // kernel ended can be re-armed (keyed by token, the only thing a completion

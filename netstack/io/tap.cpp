@@ -7,7 +7,11 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
+#include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,8 +142,76 @@ ferry::Expected<void, std::string> configure(const std::string& name, const core
   return nl_check(err, "add default route");
 }
 
+struct AgentRequest {
+  uint8_t op;  // kAgentTcpConnect
+  uint8_t pad;
+  uint16_t port;
+  uint32_t addr;  // host byte order
+};
+constexpr uint8_t kAgentTcpConnect = 1;
+
+// Sends an errno (0: success) and, on success, the descriptor.
+void send_fd_reply(int sock, int err, int fd) {
+  int32_t e = err;
+  iovec iov{&e, sizeof e};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  if (err == 0) {
+    mh.msg_control = cbuf;
+    mh.msg_controllen = sizeof cbuf;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  }
+  sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+// The agent's loop, inside the container's namespaces: one request, one
+// reply, until ferry goes away.
+[[noreturn]] void serve_agent(int sock) {
+  // Set here, after setns(): a change of credentials clears the death signal.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() == 1) _exit(0);
+  while (true) {
+    AgentRequest req{};
+    const ssize_t n = recv(sock, &req, sizeof req, 0);
+    if (n == 0) _exit(0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      _exit(0);
+    }
+    if (size_t(n) != sizeof req || req.op != kAgentTcpConnect) {
+      send_fd_reply(sock, EINVAL, -1);
+      continue;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      send_fd_reply(sock, errno, -1);
+      continue;
+    }
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(req.port);
+    sa.sin_addr.s_addr = htonl(req.addr);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
+      send_fd_reply(sock, errno, -1);
+    } else {
+      send_fd_reply(sock, 0, fd);
+    }
+    close(fd);
+  }
+}
+
 // Child side: do the work, then send {ok, offload, message} and the fd.
 [[noreturn]] void child_main(int sock, const TapRequest& req) {
+  // Keep nothing of ferry's but our socket: above all not the --ready-fd or
+  // --exit-fd pipes, whose readers and writers must see ferry's alone.
+  if (sock > 3) close_range(3, unsigned(sock) - 1, 0);
+  close_range(unsigned(sock) + 1, ~0u, 0);
   std::string msg;
   Tap tap;
   auto joined = join_namespaces(req);
@@ -169,7 +241,9 @@ ferry::Expected<void, std::string> configure(const std::string& name, const core
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &tap.fd, sizeof(int));
   }
-  _exit(sendmsg(sock, &mh, 0) < 0 ? 2 : 0);
+  if (sendmsg(sock, &mh, 0) < 0 || !ok) _exit(2);
+  close(tap.fd);
+  serve_agent(sock);
 }
 
 }  // namespace
@@ -193,18 +267,56 @@ ferry::Expected<Tap, std::string> create_tap(const TapRequest& req) {
   mh.msg_control = cbuf;
   mh.msg_controllen = sizeof cbuf;
   ssize_t n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
-  close(sv[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  if (n < 2) return ferry::unexpected("the namespace helper process failed before reporting");
-  if (buf[0] != '1') return ferry::unexpected(std::string(buf + 2, size_t(n) - 2));
+  auto fail = [&](std::string msg) -> ferry::Expected<Tap, std::string> {
+    close(sv[0]);
+    int status = 0;
+    waitpid(child, &status, 0);
+    return ferry::unexpected(std::move(msg));
+  };
+  if (n < 2) return fail("the namespace helper process failed before reporting");
+  if (buf[0] != '1') return fail(std::string(buf + 2, size_t(n) - 2));
   Tap tap;
   tap.vnet = true;
   tap.offload = buf[1] == '1';
   cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return ferry::unexpected("the namespace helper sent no tap descriptor");
+  if (!c || c->cmsg_type != SCM_RIGHTS) return fail("the namespace helper sent no tap descriptor");
   std::memcpy(&tap.fd, CMSG_DATA(c), sizeof(int));
+  tap.agent_sock = sv[0];
+  tap.agent_pid = child;
   return tap;
+}
+
+NsAgent::~NsAgent() {
+  if (sock_ >= 0) close(sock_);  // the agent sees EOF and exits
+  if (pid_ > 0) {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+ferry::Expected<int, int> NsAgent::tcp_connect(wire::Ip4 addr, uint16_t port) {
+  if (sock_ < 0) return ferry::unexpected(ENOTCONN);
+  AgentRequest req{kAgentTcpConnect, 0, port, addr.v};
+  if (send(sock_, &req, sizeof req, MSG_NOSIGNAL) != sizeof req) return ferry::unexpected(errno);
+  int32_t err = 0;
+  iovec iov{&err, sizeof err};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock_, &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n != sizeof err) return ferry::unexpected(n < 0 ? errno : EPROTO);
+  if (err != 0) return ferry::unexpected(int(err));
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  if (!c || c->cmsg_type != SCM_RIGHTS) return ferry::unexpected(EPROTO);
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return fd;
 }
 
 }  // namespace ferry::io

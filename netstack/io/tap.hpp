@@ -9,8 +9,14 @@
 //
 // A child is needed because a process can join a user namespace only while
 // it has one thread, and cannot return to its parent user namespace.
+//
+// The child then stays, as the namespace agent: it opens sockets inside the
+// container's network namespace on request and passes them back the same
+// way (NsAgent). Port forwards use it to reach the container's own loopback.
+// It dies with ferry (PR_SET_PDEATHSIG) or when its socket closes.
 #pragma once
 
+#include "common/expected.hpp"
 #include "netstack/core/config.hpp"
 
 #include "common/expected.hpp"
@@ -32,6 +38,29 @@ struct Tap {
   int fd = -1;
   bool vnet = false;       // frames carry a virtio-net header
   bool offload = false;    // TUNSETOFFLOAD accepted (checksum + TSO)
+  int agent_sock = -1;     // the namespace agent's end of the socketpair
+  pid_t agent_pid = 0;
+};
+
+// The parent's handle on the namespace agent. Requests are synchronous: the
+// agent answers at once (a socket() and a non-blocking connect()).
+class NsAgent {
+ public:
+  NsAgent() = default;
+  NsAgent(int sock, pid_t pid) : sock_(sock), pid_(pid) {}
+  NsAgent(const NsAgent&) = delete;
+  NsAgent& operator=(const NsAgent&) = delete;
+  ~NsAgent();
+
+  // A non-blocking TCP socket inside the container's network namespace with
+  // a connect to addr:port started (completion shows as writability), or
+  // the errno of the failure.
+  ferry::Expected<int, int> tcp_connect(wire::Ip4 addr, uint16_t port);
+  pid_t pid() const { return pid_; }
+
+ private:
+  int sock_ = -1;
+  pid_t pid_ = 0;
 };
 
 ferry::Expected<Tap, std::string> create_tap(const TapRequest& req);
