@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@ constexpr uint64_t kExitData = 0x21ull << 56;
 constexpr uint64_t kSignalData = 0x22ull << 56;
 constexpr uint64_t kIgnoreData = 0x23ull << 56;  // poll removals
 constexpr uint64_t kGoneData = 0x24ull << 56;
+constexpr uint64_t kPostData = 0x25ull << 56;
 constexpr uint32_t kInMask = POLLIN | POLLRDHUP;
 }  // namespace
 
@@ -44,11 +46,34 @@ Loop::Loop() : rx_(65536 + 1024) {
   if (r < 0) throw std::runtime_error(std::string("io_uring_queue_init: ") + strerror(-r));
   in_polls_.reserve(4096);
   fd_token_.reserve(4096);
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
+}
+
+void Loop::post(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    posted_.push_back(std::move(job));
+  }
+  const uint64_t one = 1;
+  (void)!write(event_fd_, &one, sizeof one);
+}
+
+void Loop::run_posted() {
+  uint64_t count;
+  (void)!read(event_fd_, &count, sizeof count);
+  std::vector<std::function<void()>> jobs;
+  {
+    std::lock_guard<std::mutex> lock(posted_mu_);
+    jobs.swap(posted_);
+  }
+  for (auto& job : jobs) job();
 }
 
 Loop::~Loop() {
   io_uring_queue_exit(&ring_);
   if (signal_fd_ >= 0) close(signal_fd_);
+  if (event_fd_ >= 0) close(event_fd_);
 }
 
 io_uring_sqe* Loop::sqe() {
@@ -140,6 +165,7 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
   poll_add(tap_fd_, kTapData, POLLIN, true);
   if (exit_fd >= 0) poll_add(exit_fd, kExitData, POLLIN | POLLHUP | POLLERR | POLLRDHUP, false);
   if (gone.fd >= 0) poll_add(gone.fd, kGoneData, POLLIN, false);
+  poll_add(event_fd_, kPostData, POLLIN, true);
 
   while (!stopping_) {
     uint64_t now = monotonic_ms();
@@ -185,6 +211,9 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
         } else {
           poll_add(gone.fd, kGoneData, POLLIN, false);
         }
+      } else if (ud == kPostData) {
+        run_posted();
+        if (!more) poll_add(event_fd_, kPostData, POLLIN, true);
       } else if (ud == kSignalData) {
         handle_signals(stack);
       } else if (ud == kIgnoreData) {

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +51,11 @@ class Loop {
   // free for EventSinks.
   static constexpr uint8_t kFirstSinkKind = 3, kLastSinkKind = 15;
   void add_sink(uint8_t kind, EventSink* sink) { sinks_[kind] = sink; }
+
+  // Runs `job` on the loop's thread, soon, in the order posted. Thread-safe:
+  // the control plane (the API server's thread) hands work to the data plane
+  // this way, woken through an eventfd.
+  void post(std::function<void()> job);
 
   static constexpr int kTapBudget = 128;
 
@@ -86,7 +92,12 @@ class Loop {
   void drain_tap(core::Stack& stack);
   void handle_signals(core::Stack& stack);
 
+  void run_posted();
+
   EventSink* sinks_[16] = {};
+  int event_fd_ = -1;
+  std::mutex posted_mu_;
+  std::vector<std::function<void()>> posted_;
   io_uring ring_{};
   // For each watched host socket: its token, so a multishot poll that the
   // kernel ended can be re-armed (keyed by token, the only thing a completion

@@ -9,7 +9,8 @@
 ft_require_root
 ft_install_ferry
 
-far=$(ft_netns far)
+ft_netns far >/dev/null
+far=$FT_NETNS
 n=$((RANDOM % 250 + 1))
 host_ip=198.18.$n.1
 far_ip=198.18.$n.2

@@ -58,13 +58,16 @@ print(s.getsockname()[1])
 PY
 }
 
-# ft_netns NAME: creates a network namespace named NAME-$FT_ID, removed on exit.
-# Prints the full name.
+# ft_netns NAME: creates a network namespace named NAME-$FT_ID, removed on
+# exit, leaves its full name in FT_NETNS and prints it. Call it directly
+# (`ft_netns far >/dev/null; far=$FT_NETNS`): inside $(...) the clean-up is
+# registered in a subshell and lost, so such callers must register their own.
 ft_netns() {
   local n="$1-$FT_ID"
   ip netns add "$n"
   ft_on_exit "ip netns del $n"
   ip -n "$n" link set lo up
+  FT_NETNS=$n
   echo "$n"
 }
 
