@@ -13,6 +13,10 @@
 #include "netstack/io/host_sockets.hpp"
 #include "netstack/io/loop.hpp"
 #include "netstack/io/tap.hpp"
+#include "portfwd/api.hpp"
+#include "portfwd/api_server.hpp"
+#include "portfwd/spec.hpp"
+#include "portfwd/splice.hpp"
 
 #include <fcntl.h>
 #include <getopt.h>
@@ -22,6 +26,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -52,6 +57,9 @@ void print_help(const char* argv0) {
       "--disable-dns            disable built-in DNS (10.0.2.3 by default)\n"
       "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
       "--target-type=TYPE       specify the target type ([netns], default=netns)\n"
+      "-a, --api-socket=PATH    specify API socket path\n"
+      "-t, --tcp-ports=SPEC     (ferry) publish container TCP ports, pasta syntax: 8080:80, 127.0.0.1/2222:22,\n"
+      "                         1000-1010, ~1005 (IPv4 listeners for now)\n"
       "--resolv-conf=PATH       (ferry) read upstream DNS servers from PATH (default=/etc/resolv.conf)\n"
       "--debug                  (ferry) log debug messages\n"
       "-h, --help               show this help and exit\n"
@@ -145,7 +153,8 @@ int main(int argc, char** argv) {
   NetConfig cfg;
   bool configure = false, debug = false;
   long exit_fd = -1, ready_fd = -1;
-  std::string netns_type = "pid", userns_path, cidr, macaddress, target_type = "netns";
+  std::string netns_type = "pid", userns_path, cidr, macaddress, target_type = "netns", api_socket;
+  ferry::portfwd::PortSpecs port_specs;
 
   enum { kCidr = 256, kDisableHostLoopback, kNetnsType, kUserns, kDisableDns, kMac, kTarget, kResolv, kDebug,
          kSandbox, kSeccomp, kApi, kIpv6, kOutbound, kOutbound6 };
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
       {"enable-sandbox", no_argument, nullptr, kSandbox},
       {"enable-seccomp", no_argument, nullptr, kSeccomp},
       {"api-socket", required_argument, nullptr, 'a'},
+      {"tcp-ports", required_argument, nullptr, 't'},
       {"enable-ipv6", no_argument, nullptr, '6'},
       {"outbound-addr", required_argument, nullptr, kOutbound},
       {"outbound-addr6", required_argument, nullptr, kOutbound6},
@@ -175,7 +185,7 @@ int main(int argc, char** argv) {
   };
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":ce:r:m:a:6hv", opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, ":ce:r:m:a:t:6hv", opts, nullptr)) != -1) {
     switch (c) {
       case 'c': configure = true; break;
       case 'e':
@@ -203,7 +213,10 @@ int main(int argc, char** argv) {
       case kSeccomp:
         std::fprintf(stderr, "%s: warning: %s is not implemented yet and is ignored\n", argv0, argv[optind - 1]);
         break;
-      case 'a': usage_error(argv0, "--api-socket is not supported by this version of ferry");
+      case 'a': api_socket = optarg; break;
+      case 't':
+        if (auto r = port_specs.add('t', optarg); !r) usage_error(argv0, r.error());
+        break;
       case '6': usage_error(argv0, "--enable-ipv6 is not supported by this version of ferry");
       case kOutbound:
       case kOutbound6: usage_error(argv0, std::string(argv[optind - 1]) + " is not supported by this version of ferry");
@@ -252,6 +265,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   spdlog::debug("tap {} ready (vnet header, offload {})", req.name, tap->offload ? "on" : "off");
+  ferry::io::NsAgent agent(tap->agent_sock, tap->agent_pid);
 
   ferry::io::Loop loop;
   ferry::io::RealHost host(loop, cfg.resolv_conf);
@@ -259,12 +273,61 @@ int main(int argc, char** argv) {
   SystemRandom rng;
   ferry::core::Stack stack(cfg, host, tap_out, rng, tap->vnet);
 
+  // Port forwarding: the spliced TCP forwarder, fed by -t and the API socket.
+  ferry::portfwd::SpliceForwarder forwarder(loop, agent, cfg.guest);
+  auto binder = std::make_shared<ferry::portfwd::SpliceBinder>(forwarder);
+  for (const auto& f : port_specs.forwards()) {
+    if (f.direction != ferry::portfwd::Direction::inbound || f.proto != ferry::portfwd::Proto::tcp) continue;
+    const auto bind = f.bind_addr.value_or(boost::asio::ip::address(boost::asio::ip::address_v4::any()));
+    for (uint32_t i = 0; i < f.host.size(); ++i) {
+      ferry::portfwd::Listener l;
+      l.host_addr = bind;
+      l.host_port = uint16_t(f.host.first + i);
+      l.guest_addr = boost::asio::ip::address_v4(cfg.guest.v);
+      l.guest_port = uint16_t(f.container.first + i);
+      if (auto h = binder->open(l); !h) {
+        spdlog::error("-t {}: {}", l.host_port, h.error());
+        return 1;
+      }
+    }
+  }
+  std::atomic<bool> loop_done{false};
+  std::unique_ptr<ferry::portfwd::ForwardRegistry> registry;
+  std::unique_ptr<ferry::portfwd::ApiServer> api;
+  std::unique_ptr<ferry::portfwd::PostingBinder> posting;
+  if (!api_socket.empty()) {
+    // Jobs run on the loop's thread; once the loop has ended (shutdown, the
+    // API thread stopped) they run inline on this same thread.
+    posting = std::make_unique<ferry::portfwd::PostingBinder>(
+        binder,
+        [&loop, &loop_done](std::function<void()> job) {
+          if (loop_done.load()) job();
+          else loop.post(std::move(job));
+        },
+        std::chrono::seconds(5));
+    ferry::portfwd::ApiConfig api_cfg;
+    api_cfg.guest4 = boost::asio::ip::address_v4(cfg.guest.v);
+    registry = std::make_unique<ferry::portfwd::ForwardRegistry>(api_cfg, *posting);
+    auto server = ferry::portfwd::ApiServer::start(
+        {api_socket}, [&registry](std::string_view req) { return registry->handle(req); });
+    if (!server) {
+      spdlog::error("{}", server.error());
+      return 1;
+    }
+    api = std::move(*server);
+  }
+
   if (ready_fd >= 0) {
     if (write(int(ready_fd), "1", 1) != 1) spdlog::warn("cannot write to --ready-fd {}: {}", ready_fd, strerror(errno));
     close(int(ready_fd));
   }
   ferry::io::Loop::GoneWatch gone = watch_target(req);
   const int status = loop.run(stack, tap->fd, 65536 + 256, int(exit_fd), gone);
+  // The API thread may still post to the loop: stop it before the loop and
+  // the forwarder go away.
+  if (api) api->stop();
+  loop_done = true;
+  registry.reset();
   spdlog::debug("counters:\n{}", stack.stats());
   return status;
 }

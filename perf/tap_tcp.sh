@@ -5,7 +5,7 @@
 # iperf3 server on the host's loopback reached through the gateway address.
 # Prints a table of medians with ratios to ferry. Traffic stays on this
 # machine: the gateway address maps to the host's 127.0.0.1 in all three.
-# Usage (root, after scripts/setup.sh): perf/tap_tcp.sh PATH/TO/ferry [seconds] [runs]
+# Usage (root, after scripts/setup.sh): perf/tap_tcp.sh build/ferry [seconds] [runs]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export FERRY=$1

@@ -8,5 +8,5 @@ scripts/setup.sh
 if [ ! -f build/build.ninja ]; then
   meson setup build --buildtype=release -Dtests=disabled -Dbenchmarks=disabled >/dev/null
 fi
-ninja -C build netstack/ferry >/dev/null
-exec scripts/main-job.sh "$top/build/netstack/ferry"
+ninja -C build ferry >/dev/null
+exec scripts/main-job.sh "$top/build/ferry"

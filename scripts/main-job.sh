@@ -5,7 +5,7 @@
 # Usage (as root, after scripts/setup.sh): scripts/main-job.sh PATH/TO/ferry
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-export FERRY=${1:-$top/build/netstack/ferry}
+export FERRY=${1:-$top/build/ferry}
 . "$top/tests/lib/common.sh"
 . "$top/tests/lib/rootless.sh"
 ft_require_root

@@ -13,6 +13,8 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
   udp-echo PORT                UDP echo server on 127.0.0.1 (until killed)
   udp-roundtrip HOST PORT N    N datagrams, each echoed back intact
   dns-serve ADDR PORT NAME IP  answers A queries for NAME with IP, REFUSED otherwise
+  concurrent-echo HOST PORT N  N connections open at once, each echoing 64 KiB intact
+  hold-echo HOST PORT SECS     opens a connection, echoes once, waits SECS, echoes again
 """
 import os
 import socket
@@ -182,6 +184,46 @@ def dns_serve(addr, port, name, ip):
         s.sendto(resp, a)
 
 
+def concurrent_echo(host, port, n):
+    conns = []
+    for i in range(n):
+        conns.append(socket.create_connection((host, port), timeout=30))
+    payloads = [os.urandom(65536) for _ in range(n)]
+    errors = []
+
+    def run(c, data):
+        try:
+            c.sendall(data)
+            if recv_exact(c, len(data)) != data:
+                errors.append("mismatch")
+        except OSError as e:
+            errors.append(str(e))
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=run, args=(c, d)) for c, d in zip(conns, payloads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if errors:
+        sys.exit(f"{len(errors)} of {n} connections failed: {errors[:3]}")
+    print(f"{n} concurrent connections ok")
+
+
+def hold_echo(host, port, secs):
+    with socket.create_connection((host, port), timeout=30) as c:
+        c.sendall(b"before\n")
+        if recv_exact(c, 7) != b"before\n":
+            sys.exit("first echo failed")
+        print("connected", flush=True)
+        time.sleep(secs)
+        c.sendall(b"after\n")
+        if recv_exact(c, 6) != b"after\n":
+            sys.exit("second echo failed")
+    print("held ok")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -197,6 +239,8 @@ def main():
         "udp-echo": (udp_echo, [int]),
         "udp-roundtrip": (udp_roundtrip, [str, int, int]),
         "dns-serve": (dns_serve, [str, int, str, str]),
+        "concurrent-echo": (concurrent_echo, [str, int, int]),
+        "hold-echo": (hold_echo, [str, int, float]),
     }
     if cmd not in table or len(args) != len(table[cmd][1]):
         sys.exit(__doc__)

@@ -1,0 +1,257 @@
+#include "portfwd/splice.hpp"
+
+#include "netstack/core/config.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ferry::portfwd {
+
+namespace {
+constexpr uint8_t kRoleListener = 0, kRoleHost = 1, kRoleCtr = 2;
+constexpr int kPipeWanted = 1 << 20;
+
+uint8_t token_role(uint64_t t) { return uint8_t(t >> 48); }
+uint32_t token_gen16(uint64_t t) { return uint32_t(t >> 32) & 0xffff; }
+uint32_t token_slot(uint64_t t) { return uint32_t(t); }
+
+void close_socket(io::Loop& loop, int fd, bool reset) {
+  if (fd < 0) return;
+  loop.forget(fd);
+  if (reset) {
+    linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  close(fd);
+}
+
+bool make_pipe(int& r, int& w) {
+  int p[2];
+  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) return false;
+  r = p[0];
+  w = p[1];
+  fcntl(w, F_SETPIPE_SZ, kPipeWanted);  // best effort: limited for unprivileged users
+  return true;
+}
+}  // namespace
+
+SpliceForwarder::SpliceForwarder(io::Loop& loop, io::NsAgent& agent, wire::Ip4 guest)
+    : loop_(loop), agent_(agent), guest_(guest) {
+  loop_.add_sink(kKind, this);
+}
+
+SpliceForwarder::~SpliceForwarder() {
+  for (uint32_t i = 0; i < conns_.size(); ++i)
+    if (conns_[i].used) close_conn(i, false);
+  for (auto& l : listeners_)
+    if (l.used) close_socket(loop_, l.fd, false);
+}
+
+uint64_t SpliceForwarder::token(uint32_t slot, uint8_t role) const {
+  const uint32_t gen = role == kRoleListener ? 0 : conns_[slot].gen;
+  return uint64_t(kKind) << 56 | uint64_t(role) << 48 | uint64_t(gen & 0xffff) << 32 | slot;
+}
+
+Expected<uint32_t, std::string> SpliceForwarder::add_tcp(wire::Ip4 bind_addr, uint16_t host_port, uint16_t guest_port,
+                                                         wire::Ip4 target) {
+  const std::string where = core::to_string(bind_addr) + ":" + std::to_string(host_port);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return unexpected("socket: " + std::string(strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(host_port);
+  sa.sin_addr.s_addr = htonl(bind_addr.v);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 || listen(fd, 512) < 0) {
+    const std::string err = "bind " + where + ": " + strerror(errno);
+    close(fd);
+    return unexpected(err);
+  }
+  uint32_t slot = 0;
+  while (slot < listeners_.size() && listeners_[slot].used) ++slot;
+  if (slot == listeners_.size()) listeners_.emplace_back();
+  Listener& l = listeners_[slot];
+  l.used = true;
+  l.id = next_id_++;
+  l.fd = fd;
+  l.guest_port = guest_port;
+  l.target = target;
+  loop_.watch(fd, token(slot, kRoleListener), true, false);
+  spdlog::debug("forwarding tcp {} -> container port {}", where, guest_port);
+  return l.id;
+}
+
+bool SpliceForwarder::remove(uint32_t id) {
+  for (auto& l : listeners_) {
+    if (l.used && l.id == id) {
+      close_socket(loop_, l.fd, false);
+      l = Listener{};
+      return true;
+    }
+  }
+  return false;
+}
+
+void SpliceForwarder::on_event(uint64_t tok, uint32_t events, uint64_t /*now_ms*/) {
+  const uint8_t role = token_role(tok);
+  const uint32_t slot = token_slot(tok);
+  if (role == kRoleListener) {
+    if (slot < listeners_.size() && listeners_[slot].used) accept_all(listeners_[slot]);
+    return;
+  }
+  if (slot >= conns_.size() || !conns_[slot].used || (conns_[slot].gen & 0xffff) != token_gen16(tok)) return;
+  on_conn_event(slot, role, events);
+}
+
+void SpliceForwarder::accept_all(Listener& l) {
+  for (int i = 0; i < 64; ++i) {
+    int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+        spdlog::warn("accept on a forwarded port: {}", strerror(errno));
+      return;
+    }
+    start_conn(fd, l);
+  }
+}
+
+bool SpliceForwarder::connect_ctr(Conn& c, wire::Ip4 addr, uint32_t slot) {
+  auto fd = agent_.tcp_connect(addr, c.guest_port);
+  if (!fd) return false;
+  c.ctr = *fd;
+  c.connecting = true;
+  loop_.watch(c.ctr, token(slot, kRoleCtr), false, true);
+  return true;
+}
+
+void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
+  uint32_t slot = 0;
+  while (slot < conns_.size() && conns_[slot].used) ++slot;
+  if (slot == conns_.size()) conns_.emplace_back();
+  Conn& c = conns_[slot];
+  const uint32_t gen = c.gen;
+  c = Conn{};
+  c.gen = gen;
+  c.used = true;
+  c.host = host_fd;
+  c.guest_port = l.guest_port;
+  c.target = l.target;
+  ++active_conns_;
+  if (!make_pipe(c.to_ctr.r, c.to_ctr.w) || !make_pipe(c.to_host.r, c.to_host.w)) {
+    spdlog::warn("forwarded connection dropped: pipe2: {}", strerror(errno));
+    close_conn(slot, true);
+    return;
+  }
+  int one = 1;
+  setsockopt(host_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // The container's loopback first (reaches services bound to 127.0.0.1);
+  // if nothing listens there, its own address. A forward to another address
+  // goes only there.
+  const bool loopback_first = c.target == guest_;
+  c.tried_guest = !loopback_first;
+  if (!connect_ctr(c, loopback_first ? wire::Ip4(127, 0, 0, 1) : c.target, slot)) {
+    if (c.tried_guest || !(c.tried_guest = true, connect_ctr(c, c.target, slot))) close_conn(slot, true);
+  }
+}
+
+void SpliceForwarder::on_conn_event(uint32_t slot, uint8_t role, uint32_t events) {
+  Conn& c = conns_[slot];
+  if (c.connecting) {
+    if (role != kRoleCtr) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c.ctr, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == 0 && !(events & (core::kEvErr | core::kEvHup))) {
+      c.connecting = false;
+      int one = 1;
+      setsockopt(c.ctr, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      loop_.watch(c.ctr, token(slot, kRoleCtr), true, false);
+      loop_.watch(c.host, token(slot, kRoleHost), true, false);
+    } else {
+      close_socket(loop_, c.ctr, false);
+      c.ctr = -1;
+      if (err == ECONNREFUSED && !c.tried_guest) {
+        c.tried_guest = true;
+        if (connect_ctr(c, c.target, slot)) return;
+      }
+      close_conn(slot, true);
+      return;
+    }
+  }
+  if (!pump(c.host, c.to_ctr, c.ctr, c.host_eof, c.ctr_shut, slot, kRoleCtr) ||
+      !pump(c.ctr, c.to_host, c.host, c.ctr_eof, c.host_shut, slot, kRoleHost)) {
+    close_conn(slot, true);
+    return;
+  }
+  if (c.host_shut && c.ctr_shut) close_conn(slot, false);
+}
+
+bool SpliceForwarder::pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, uint32_t slot, uint8_t out_role) {
+  while (true) {
+    while (p.pending > 0) {
+      const ssize_t n = splice(p.r, nullptr, out, nullptr, p.pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        p.pending -= size_t(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        loop_.watch(out, token(slot, out_role), false, true);  // tell us when `out` drains
+        return true;
+      }
+      return false;
+    }
+    if (in_eof) {
+      if (!out_shut) {
+        shutdown(out, SHUT_WR);
+        out_shut = true;
+      }
+      return true;
+    }
+    const ssize_t n = splice(in, nullptr, p.w, nullptr, size_t(kPipeWanted), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) {
+      p.pending += size_t(n);
+      continue;
+    }
+    if (n == 0) {
+      in_eof = true;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    return errno == EAGAIN;
+  }
+}
+
+void SpliceForwarder::close_conn(uint32_t slot, bool reset) {
+  Conn& c = conns_[slot];
+  close_socket(loop_, c.host, reset);
+  close_socket(loop_, c.ctr, reset);
+  for (int fd : {c.to_ctr.r, c.to_ctr.w, c.to_host.r, c.to_host.w})
+    if (fd >= 0) close(fd);
+  const uint32_t gen = c.gen + 1;
+  c = Conn{};
+  c.gen = gen;
+  --active_conns_;
+}
+
+Expected<Binder::Handle, std::string> SpliceBinder::open(const portfwd::Listener& l) {
+  if (l.proto != Proto::tcp) return unexpected(std::string("UDP port forwarding is not implemented yet"));
+  if (!l.host_addr.is_v4() || !l.guest_addr.is_v4())
+    return unexpected(std::string("IPv6 port forwarding is not implemented yet"));
+  auto id = fwd_.add_tcp(wire::Ip4(l.host_addr.to_v4().to_uint()), l.host_port, l.guest_port,
+                         wire::Ip4(l.guest_addr.to_v4().to_uint()));
+  if (!id) return unexpected(id.error());
+  return Binder::Handle(*id);
+}
+
+}  // namespace ferry::portfwd

@@ -1,0 +1,110 @@
+// The spliced path of TCP port forwarding: a connection accepted on a host
+// listener is bridged to a socket that ferry's namespace agent opens inside
+// the container's network namespace, connected to the container's own
+// loopback (127.0.0.1:port; if that refuses, the guest address). Bytes move
+// socket -> pipe -> socket with splice(2), kernel to kernel, never through
+// ferry's memory and never through the tap.
+//
+// Per connection: two sockets and two pipes (one per direction, 1 MiB when
+// the system allows). Readiness comes from the io_uring loop (multishot POLLIN
+// on both sockets, one-shot POLLOUT when a pipe cannot be emptied); each
+// direction runs: splice(in -> pipe) while the pipe has room, splice(pipe ->
+// out) until it is empty or `out` is full. End of stream in one direction
+// becomes shutdown(SHUT_WR) on the other socket once its pipe is empty; a
+// reset or error on either side resets both. Removing a forward closes its
+// listener; connections already open finish normally.
+//
+// What the container sees as the source: its own loopback address (the
+// agent's socket is local to it). The tap path, which shows the real client
+// address for non-local clients, is not wired yet (docs/portfwd.md).
+#pragma once
+
+#include "common/expected.hpp"
+#include "netstack/io/loop.hpp"
+#include "portfwd/api.hpp"
+#include "netstack/io/tap.hpp"
+#include "netstack/wire/bytes.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ferry::portfwd {
+
+class SpliceForwarder : public io::EventSink {
+ public:
+  static constexpr uint8_t kKind = 3;  // io::Loop token kind
+
+  SpliceForwarder(io::Loop& loop, io::NsAgent& agent, wire::Ip4 guest);
+  ~SpliceForwarder() override;
+
+  // Listens on bind_addr:host_port (TCP) and forwards to the container's
+  // guest_port: on its loopback, or at `target` when that is not the guest's
+  // own address (then only there). Returns an id, or an error text naming
+  // the cause ("bind 0.0.0.0:8080: Address already in use").
+  Expected<uint32_t, std::string> add_tcp(wire::Ip4 bind_addr, uint16_t host_port, uint16_t guest_port,
+                                          wire::Ip4 target);
+  // Stops accepting; open connections go on.
+  bool remove(uint32_t id);
+
+  void on_event(uint64_t token, uint32_t events, uint64_t now_ms) override;
+
+  size_t connections() const { return active_conns_; }
+
+ private:
+  struct Listener {
+    bool used = false;
+    uint32_t id = 0;
+    int fd = -1;
+    uint16_t guest_port = 0;
+    wire::Ip4 target;
+  };
+  struct Pipe {
+    int r = -1, w = -1;
+    size_t pending = 0;  // bytes in the pipe
+  };
+  struct Conn {
+    bool used = false;
+    bool connecting = false;
+    bool tried_guest = false;
+    uint16_t guest_port = 0;
+    wire::Ip4 target;
+    uint32_t gen = 0;
+    int host = -1, ctr = -1;
+    Pipe to_ctr, to_host;
+    bool host_eof = false, ctr_eof = false;      // read side ended
+    bool host_shut = false, ctr_shut = false;    // write side shut
+  };
+
+  uint64_t token(uint32_t slot, uint8_t role) const;
+  void accept_all(Listener& l);
+  void start_conn(int host_fd, const Listener& l);
+  bool connect_ctr(Conn& c, wire::Ip4 addr, uint32_t slot);
+  void on_conn_event(uint32_t slot, uint8_t role, uint32_t events);
+  // Moves data from `in` through `p` to `out`; false on a fatal error.
+  bool pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, uint32_t slot, uint8_t out_role);
+  void close_conn(uint32_t slot, bool reset);
+
+  io::Loop& loop_;
+  io::NsAgent& agent_;
+  wire::Ip4 guest_;
+  std::vector<Listener> listeners_;
+  std::vector<Conn> conns_;
+  uint32_t next_id_ = 1;
+  size_t active_conns_ = 0;
+};
+
+// The data plane's Binder (api.hpp) behind the slirp4netns API and the
+// command line: TCP over IPv4 through the SpliceForwarder. UDP and IPv6
+// forwards are refused with a message saying so (not implemented yet).
+class SpliceBinder : public Binder {
+ public:
+  explicit SpliceBinder(SpliceForwarder& fwd) : fwd_(fwd) {}
+  Expected<Handle, std::string> open(const portfwd::Listener& l) override;
+  void close(Handle h) override { fwd_.remove(uint32_t(h)); }
+
+ private:
+  SpliceForwarder& fwd_;
+};
+
+}  // namespace ferry::portfwd
