@@ -113,8 +113,10 @@ void SpliceForwarder::on_event(uint64_t tok, uint32_t events, uint64_t /*now_ms*
   on_conn_event(slot, role, events);
 }
 
+// Accepts until the queue is empty: the listener's poll reports new
+// arrivals only, so connections left in the queue would wait forever.
 void SpliceForwarder::accept_all(Listener& l) {
-  for (int i = 0; i < 64; ++i) {
+  while (true) {
     int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)

@@ -17,6 +17,8 @@ Dgram::Dgram(Context& ctx, size_t max_flows)
   for (auto& b : batch_) b.resize(Emitter::kL4Off + Emitter::kMaxL4 + 64);
   free_slots_.reserve(max_flows);
   for (size_t i = max_flows; i-- > 0;) free_slots_.push_back(uint32_t(i));
+  pending_.reserve(max_flows);
+  pending_now_.reserve(max_flows);
 }
 
 int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64_t now_ms) {
@@ -41,6 +43,7 @@ void Dgram::close_flow(uint32_t slot) {
   ctx_.host.close(f.fd, false);
   index_.erase(f.key);
   f.used = false;
+  f.pending = false;
   f.fd = -1;
   f.gen = (f.gen + 1) & 0xffffff;
   free_slots_.push_back(slot);
@@ -166,8 +169,23 @@ void Dgram::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
     }
     f.last_active_ms = now_ms;
     budget -= n;
-    if (size_t(n) < want) break;
+    if (size_t(n) < want) return;
   }
+  if (budget <= 0 && !f.pending) {
+    f.pending = true;
+    pending_.push_back(slot);
+  }
+}
+
+void Dgram::run_pending(uint64_t now_ms) {
+  pending_now_.swap(pending_);
+  for (uint32_t slot : pending_now_) {
+    DgramFlow& f = flows_[slot];
+    if (!f.pending) continue;
+    f.pending = false;
+    if (f.used) on_socket(make_token(TokenKind::dgram, f.gen, slot), kEvIn, now_ms);
+  }
+  pending_now_.clear();
 }
 
 void Dgram::on_timer(uint64_t now_ms) {

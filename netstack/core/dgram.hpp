@@ -30,6 +30,7 @@ struct DgramFlow {
   int fd = -1;
   FlowKey key{};  // for ICMP: cport is the container's echo identifier, dport 0
   uint64_t last_active_ms = 0;
+  bool pending = false;  // in Dgram::pending_
 };
 
 class Dgram {
@@ -46,6 +47,11 @@ class Dgram {
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   // Expires idle flows; returns nothing, call about once a second.
   void on_timer(uint64_t now_ms);
+  // Flows whose receive budget ran out with datagrams still queued: their
+  // socket's poll will not report them again, so the loop comes back for
+  // them (run_pending) before it sleeps.
+  bool has_pending() const { return !pending_.empty(); }
+  void run_pending(uint64_t now_ms);
   size_t active() const { return active_; }
 
  private:
@@ -61,6 +67,7 @@ class Dgram {
   bool warned_icmp_ = false;
   std::vector<std::vector<uint8_t>> batch_;  // frame-shaped receive buffers
   std::vector<Host::MsgBuf> msgs_;
+  std::vector<uint32_t> pending_, pending_now_;
 };
 
 }  // namespace ferry::core

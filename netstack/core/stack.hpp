@@ -42,8 +42,14 @@ class Stack {
   void on_frame(std::span<const uint8_t> frame, uint64_t now_ms);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   void on_timer(uint64_t now_ms);
-  // End of a batch of events: sends coalesced ACKs.
-  void flush() { tcp_.flush(); }
+  // End of a batch of events: serves sockets whose receive budget ran out,
+  // sends coalesced ACKs.
+  void flush(uint64_t now_ms) {
+    dgram_.run_pending(now_ms);
+    tcp_.flush();
+  }
+  // Work left that no poll will report again: the loop must not sleep.
+  bool has_pending() const { return dgram_.has_pending(); }
   // When on_timer() wants to run next (absolute ms).
   uint64_t next_deadline() const;
 

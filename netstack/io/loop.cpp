@@ -171,7 +171,7 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
     uint64_t now = monotonic_ms();
     const uint64_t deadline = stack.next_deadline();
     uint64_t wait_ms = deadline > now ? deadline - now : 0;
-    if (tap_pending_) wait_ms = 0;
+    if (tap_pending_ || stack.has_pending()) wait_ms = 0;
     __kernel_timespec ts{};
     ts.tv_sec = int64_t(wait_ms / 1000);
     ts.tv_nsec = int64_t(wait_ms % 1000) * 1000000;
@@ -249,7 +249,7 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
       }
     }
     if (stack.next_deadline() <= now) stack.on_timer(now);
-    stack.flush();
+    stack.flush(now);
     for (EventSink* sink : sinks_)
       if (sink) sink->flush();
   }

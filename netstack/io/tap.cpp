@@ -150,15 +150,15 @@ struct AgentRequest {
 };
 constexpr uint8_t kAgentTcpConnect = 1;
 
-// Sends an errno (0: success) and, on success, the descriptor.
-void send_fd_reply(int sock, int err, int fd) {
-  int32_t e = err;
-  iovec iov{&e, sizeof e};
+// One message with an optional descriptor attached (SCM_RIGHTS); fd < 0
+// sends none.
+ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
+  iovec iov{const_cast<void*>(data), len};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
   alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (err == 0) {
+  if (fd >= 0) {
     mh.msg_control = cbuf;
     mh.msg_controllen = sizeof cbuf;
     cmsghdr* c = CMSG_FIRSTHDR(&mh);
@@ -167,7 +167,32 @@ void send_fd_reply(int sock, int err, int fd) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
-  sendmsg(sock, &mh, MSG_NOSIGNAL);
+  return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+// Receives one message; `fd` gets the attached descriptor or -1.
+ssize_t recv_with_fd(int sock, void* data, size_t len, int& fd) {
+  iovec iov{data, len};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  mh.msg_control = cbuf;
+  mh.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  fd = -1;
+  cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&mh) : nullptr;
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  return n;
+}
+
+// Sends an errno (0: success) and, on success, the descriptor.
+void send_fd_reply(int sock, int err, int fd) {
+  const int32_t e = err;
+  send_with_fd(sock, &e, sizeof e, err == 0 ? fd : -1);
 }
 
 // The agent's loop, inside the container's namespaces: one request, one
@@ -227,21 +252,7 @@ void send_fd_reply(int sock, int err, int fd) {
   }
   const bool ok = msg.empty();
   std::string payload = std::string(ok ? "1" : "0") + (tap.offload ? "1" : "0") + msg;
-  iovec iov{payload.data(), payload.size()};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (ok) {
-    mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &tap.fd, sizeof(int));
-  }
-  if (sendmsg(sock, &mh, 0) < 0 || !ok) _exit(2);
+  if (send_with_fd(sock, payload.data(), payload.size(), ok ? tap.fd : -1) < 0 || !ok) _exit(2);
   close(tap.fd);
   serve_agent(sock);
 }
@@ -259,14 +270,8 @@ ferry::Expected<Tap, std::string> create_tap(const TapRequest& req) {
   }
   close(sv[1]);
   char buf[1024];
-  iovec iov{buf, sizeof buf};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = cbuf;
-  mh.msg_controllen = sizeof cbuf;
-  ssize_t n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
+  int tap_fd = -1;
+  const ssize_t n = recv_with_fd(sv[0], buf, sizeof buf, tap_fd);
   auto fail = [&](std::string msg) -> ferry::Expected<Tap, std::string> {
     close(sv[0]);
     int status = 0;
@@ -278,9 +283,8 @@ ferry::Expected<Tap, std::string> create_tap(const TapRequest& req) {
   Tap tap;
   tap.vnet = true;
   tap.offload = buf[1] == '1';
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return fail("the namespace helper sent no tap descriptor");
-  std::memcpy(&tap.fd, CMSG_DATA(c), sizeof(int));
+  if (tap_fd < 0) return fail("the namespace helper sent no tap descriptor");
+  tap.fd = tap_fd;
   tap.agent_sock = sv[0];
   tap.agent_pid = child;
   return tap;
@@ -299,24 +303,14 @@ ferry::Expected<int, int> NsAgent::tcp_connect(wire::Ip4 addr, uint16_t port) {
   AgentRequest req{kAgentTcpConnect, 0, port, addr.v};
   if (send(sock_, &req, sizeof req, MSG_NOSIGNAL) != sizeof req) return ferry::unexpected(errno);
   int32_t err = 0;
-  iovec iov{&err, sizeof err};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  mh.msg_control = cbuf;
-  mh.msg_controllen = sizeof cbuf;
-  ssize_t n;
-  do {
-    n = recvmsg(sock_, &mh, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n != sizeof err) return ferry::unexpected(n < 0 ? errno : EPROTO);
+  int fd = -1;
+  const ssize_t n = recv_with_fd(sock_, &err, sizeof err, fd);
+  if (n != sizeof err) {
+    if (fd >= 0) close(fd);
+    return ferry::unexpected(n < 0 ? errno : EPROTO);
+  }
   if (err != 0) return ferry::unexpected(int(err));
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return ferry::unexpected(EPROTO);
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  return fd;
-}
+  if (fd < 0) return ferry::unexpected(EPROTO);
+  return fd;}
 
 }  // namespace ferry::io

@@ -38,7 +38,7 @@ class TcpScript : public ::testing::Test {
   }
   void in(const Bytes& f) {
     stack->on_frame(f, now);
-    stack->flush();
+    stack->flush(now);
   }
   void seg(uint8_t flags, const std::string& payload = {}, uint16_t win = 65535, uint32_t ack = 0) {
     in(fb.tcp(kGuest, dst, 40000, dport, cseq, ack ? ack : isn + 1 + acked, flags, win, payload));
@@ -46,7 +46,7 @@ class TcpScript : public ::testing::Test {
   }
   void event(uint32_t ev) {
     stack->on_socket(host.sock(fd).token, ev, now);
-    stack->flush();
+    stack->flush(now);
   }
   Seen out() {
     EXPECT_FALSE(tap.frames.empty());

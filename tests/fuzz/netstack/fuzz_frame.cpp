@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     stack.on_frame(std::span<const uint8_t>(data + i, n), now);
     i += n;
     now += 7;
-    stack.flush();
+    stack.flush(now);
   }
   for (auto& [fd, s] : host.socks) {
     if (s.closed) continue;
@@ -39,6 +39,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     stack.on_socket(s.token, core::kEvIn | core::kEvOut, now);
   }
   stack.on_timer(now + 100000);
-  stack.flush();
+  stack.flush(now);
   return 0;
 }
