@@ -22,7 +22,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   iproute2 iputils-ping socat iperf3 dnsmasq-base dnsutils busybox-static uidmap
   util-linux procps netavark aardvark-dns python3-scapy
-  nftables libnftables-dev iptables
+  nftables libnftables-dev iptables dnsperf passt slirp4netns
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,12 +3,12 @@
 # same config, measured with dnsperf in one run (figures vary from machine to
 # machine and run to run: only the ratio means something). Not a test: it
 # asserts nothing about speed. Run as root:
-#   FERRY_DNS=build/aardvark-dns/ferry-dns tests/dns/bench_vs_aardvark.sh [seconds]
+#   FERRY_DNS=build/aardvark-dns/ferry-dns perf/dns_qps.sh [seconds]
 # Needs dnsperf and aardvark-dns (Debian packages). Everything runs in a
 # network namespace this script creates; the "containers" are addresses on
 # its loopback and dnsperf sends from one of them (-a), so every query is
 # answered locally (A for container names; no upstream involved).
-. "${FERRY_TESTS_LIB:-$(dirname "$0")/../lib}/common.sh"
+. "$(dirname "$0")/../tests/lib/common.sh"
 ft_require_root
 AARDVARK=${AARDVARK:-/usr/lib/podman/aardvark-dns}
 for tool in dnsperf "$AARDVARK"; do
@@ -17,7 +17,8 @@ done
 : "${FERRY_DNS:?FERRY_DNS must point at the ferry-dns binary}"
 SECONDS_EACH=${1:-10}
 
-NS=$(ft_netns dnsbench) && ft_on_exit "ip netns del $NS"
+ft_netns dnsbench >/dev/null
+NS=$FT_NETNS
 for a in 10.98.0.1 10.98.0.2 10.98.1.1 10.98.1.2; do ip -n "$NS" addr add "$a/32" dev lo; done
 echo "nameserver 127.0.0.1" > "$FT_TMP/resolv.conf"
 
