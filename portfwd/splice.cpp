@@ -117,11 +117,22 @@ void SpliceForwarder::on_event(uint64_t tok, uint32_t events, uint64_t /*now_ms*
 // arrivals only, so connections left in the queue would wait forever.
 void SpliceForwarder::accept_all(Listener& l) {
   while (true) {
-    int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_in peer{}, local{};
+    socklen_t plen = sizeof peer, llen = sizeof local;
+    int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         spdlog::warn("accept on a forwarded port: {}", strerror(errno));
       return;
+    }
+    const wire::Ip4 peer_ip(ntohl(peer.sin_addr.s_addr));
+    if (tap_path_ && !peer_ip.is_loopback() && l.target == guest_ &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      tap_path_(fd, core::SockAddr4{peer_ip, ntohs(peer.sin_port)},
+                core::SockAddr4{wire::Ip4(ntohl(local.sin_addr.s_addr)), ntohs(local.sin_port)}, l.guest_port);
+      continue;
     }
     start_conn(fd, l);
   }

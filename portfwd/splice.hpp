@@ -14,9 +14,9 @@
 // reset or error on either side resets both. Removing a forward closes its
 // listener; connections already open finish normally.
 //
-// What the container sees as the source: its own loopback address (the
-// agent's socket is local to it). The tap path, which shows the real client
-// address for non-local clients, is not wired yet (docs/portfwd.md).
+// The path is chosen per connection: clients on the host's loopback are
+// spliced (the container sees 127.0.0.1, its own loopback); other clients go
+// through the tap (set_tap_path), so the container sees their address.
 #pragma once
 
 #include "common/expected.hpp"
@@ -26,6 +26,7 @@
 #include "netstack/wire/bytes.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,14 @@ class SpliceForwarder : public io::EventSink {
   bool remove(uint32_t id);
 
   void on_event(uint64_t token, uint32_t events, uint64_t now_ms) override;
+
+  // The tap path: given an accepted connection whose client is not on the
+  // host's loopback, hand it to the translator (Stack::open_inbound) so the
+  // container sees the client's address. Arguments: the socket (ownership
+  // passes), the client's and the local address, the container port. Unset:
+  // every connection is spliced.
+  using TapPath = std::function<void(int fd, core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port)>;
+  void set_tap_path(TapPath p) { tap_path_ = std::move(p); }
 
   size_t connections() const { return active_conns_; }
 
@@ -92,6 +101,7 @@ class SpliceForwarder : public io::EventSink {
   std::vector<Conn> conns_;
   uint32_t next_id_ = 1;
   size_t active_conns_ = 0;
+  TapPath tap_path_;
 };
 
 // The data plane's Binder (api.hpp) behind the slirp4netns API and the

@@ -13,6 +13,7 @@ std::string Counters::format(size_t tcp_flows, size_t dgram_flows) const {
   line("bytes_out", bytes_out);
   line("tcp_flows_active", tcp_flows);
   line("tcp_flows_opened", tcp_flows_opened);
+  line("tcp_flows_inbound", tcp_flows_inbound);
   line("tcp_flows_closed", tcp_flows_closed);
   line("tcp_connect_refused", tcp_connect_refused);
   line("tcp_connect_unreachable", tcp_connect_unreachable);

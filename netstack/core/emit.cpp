@@ -1,5 +1,6 @@
 #include "netstack/core/emit.hpp"
 
+#include "netstack/wire/arp.hpp"
 #include "netstack/wire/checksum.hpp"
 #include "netstack/wire/ethernet.hpp"
 #include "netstack/wire/ipv4.hpp"
@@ -7,7 +8,7 @@
 namespace ferry::core {
 
 Emitter::Emitter(const NetConfig& cfg, TapOut& tap, Counters& counters, bool vnet)
-    : cfg_(cfg), tap_(tap), counters_(counters), vnet_(vnet), buf_(kL4Off + kMaxL4 + 64) {
+    : cfg_(cfg), tap_(tap), counters_(counters), vnet_(vnet), buf_(kL4Off + kMaxL4 + 64), arp_buf_(kL4Off + 64) {
   if (cfg.guest_mac) set_guest_mac(*cfg.guest_mac);
 }
 
@@ -52,10 +53,14 @@ void Emitter::send_ipv4_from(uint8_t* base, wire::Ip4 src, wire::Ip4 dst, uint8_
 void Emitter::send_eth(uint16_t ethertype, size_t len) { finish(buf_.data(), ethertype, len, wire::VnetHdr{}); }
 
 void Emitter::finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh) {
+  bool arp_for_guest = false;
   wire::Eth eth;
-  // Until the guest has said anything we do not know its MAC: broadcast.
+  // Until the guest has said anything we do not know its MAC: broadcast
+  // (its kernel drops unicast IP in broadcast frames, so a connection opened
+  // towards it is retransmitted once the ARP request below is answered).
   if (have_guest_mac_) eth.dst = guest_mac_;
   else std::fill(std::begin(eth.dst.b), std::end(eth.dst.b), uint8_t(0xff));
+  if (!have_guest_mac_ && ethertype == wire::Eth::kIpv4) arp_for_guest = true;
   eth.src = cfg_.gateway_mac;
   eth.type = ethertype;
   eth.emit(base + kEthOff);
@@ -68,6 +73,29 @@ void Emitter::finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, 
   ++counters_.frames_out;
   counters_.bytes_out += len;
   tap_.send_frame(std::span<const uint8_t>(base + start, len));
+  if (arp_for_guest) request_guest_mac();
+}
+
+// "Who has <guest>? Tell <gateway>": its reply teaches us the MAC.
+void Emitter::request_guest_mac() {
+  wire::Arp req;
+  req.op = wire::Arp::kRequest;
+  req.sha = cfg_.gateway_mac;
+  req.spa = cfg_.gateway;
+  req.tpa = cfg_.guest;
+  req.emit(arp_buf_.data() + kIpOff);
+  wire::Eth eth;
+  std::fill(std::begin(eth.dst.b), std::end(eth.dst.b), uint8_t(0xff));
+  eth.src = cfg_.gateway_mac;
+  eth.type = wire::Eth::kArp;
+  eth.emit(arp_buf_.data() + kEthOff);
+  size_t start = kEthOff;
+  if (vnet_) {
+    wire::VnetHdr{}.store(arp_buf_.data() + kVnetOff);
+    start = kVnetOff;
+  }
+  ++counters_.frames_out;
+  tap_.send_frame(std::span<const uint8_t>(arp_buf_.data() + start, kIpOff + wire::Arp::kLen - start));
 }
 
 }  // namespace ferry::core

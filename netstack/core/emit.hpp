@@ -55,12 +55,14 @@ class Emitter {
 
  private:
   void finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh);
+  void request_guest_mac();
 
   const NetConfig& cfg_;
   TapOut& tap_;
   Counters& counters_;
   bool vnet_;
   std::vector<uint8_t> buf_;
+  std::vector<uint8_t> arp_buf_;
   wire::Mac guest_mac_{};
   bool have_guest_mac_ = false;
   uint16_t ip_id_ = 0;

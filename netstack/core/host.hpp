@@ -37,6 +37,10 @@ class Host {
   // Starts a non-blocking connect. Returns the socket (completion is reported
   // as kEvOut) or -errno when the connect failed at once.
   virtual int tcp_connect(SockAddr4 dst) = 0;
+  // Prepares a connected socket made elsewhere (a published port's accepted
+  // connection) for translation, as tcp_connect() prepares its own (peek
+  // offsets). 0 or -errno.
+  virtual int adopt_tcp(int fd) = 0;
   // After kEvOut on a connecting socket: 0, or -errno of the failed connect.
   virtual int connect_result(int fd) = 0;
   // Writes up to n bytes; returns bytes written (may be short) or -errno

@@ -36,9 +36,11 @@ void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
   }
   auto eth = wire::Eth::parse(frame);
   if (!eth) return ctr_.drop(Drop::short_frame);
-  if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_broadcast()) return ctr_.drop(Drop::not_for_us);
+  // Every frame on the tap comes from the container: learn its MAC from any
+  // of them (also multicast ones, e.g. its IPv6 router solicitations).
   if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()))
     out_.set_guest_mac(eth->src);
+  if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_broadcast()) return ctr_.drop(Drop::not_for_us);
   const auto body = frame.subspan(wire::Eth::kLen);
   switch (eth->type) {
     case wire::Eth::kArp: return on_arp(body);

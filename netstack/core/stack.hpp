@@ -42,6 +42,10 @@ class Stack {
   void on_frame(std::span<const uint8_t> frame, uint64_t now_ms);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   void on_timer(uint64_t now_ms);
+  // The tap path of a published port (see Tcp::open_inbound).
+  bool open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
+    return tcp_.open_inbound(fd, from, guest_port, now_ms);
+  }
   // End of a batch of events: serves sockets whose receive budget ran out,
   // sends coalesced ACKs.
   void flush(uint64_t now_ms) {

@@ -104,6 +104,26 @@ void Tcp::on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint6
       f.retries = 0;
       f.rto_ms = kMinRtoMs;
       break;
+    case TcpFlow::State::syn_sent:
+      // RFC 9293 3.10.7.3: only a SYN-ACK acknowledging our SYN completes it.
+      if (!th.has(TcpHdr::kSyn) || !th.has(TcpHdr::kAck) || th.ack != f.isn + 1) return;
+      f.rcv_nxt = th.seq + 1;
+      f.c_mss = th.mss > 0 ? uint16_t(std::max(th.mss, 64)) : 536;
+      if (th.wscale >= 0) {
+        f.c_wscale = uint8_t(std::min(th.wscale, 14));
+      } else {
+        f.our_wscale = 0;  // RFC 7323 2.2: no scaling unless both offered it
+      }
+      f.state = TcpFlow::State::established;
+      f.snd_una = f.snd_nxt = f.snd_max = f.isn + 1;
+      f.wnd_edge = th.ack + th.window;  // windows in SYNs are never scaled
+      f.rto_deadline = 0;
+      f.retries = 0;
+      f.rto_ms = kMinRtoMs;
+      send_ack(slot);
+      ctx_.host.watch(f.fd, token(slot), true, false);
+      push(slot, now_ms);
+      return;
     case TcpFlow::State::established:
       if (th.has(TcpHdr::kSyn)) {  // RFC 9293 3.10.7.4: challenge ACK
         send_ack(slot);
@@ -182,6 +202,31 @@ void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
   index_.insert(f.key, int32_t(slot));
   ++ctx_.ctr.tcp_flows_opened;
   ctx_.host.watch(fd, token(slot), false, true);
+}
+
+bool Tcp::open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
+  const FlowKey key{ctx_.cfg.guest.v, from.addr.v, guest_port, from.port, wire::Ip4Hdr::kTcp};
+  if (free_slots_.empty() || index_.find(key) != FlowIndex::kEmpty || ctx_.host.adopt_tcp(fd) < 0) {
+    ctx_.ctr.drop(wire::Drop::flow_table_full);
+    ctx_.host.close(fd, true);
+    return false;
+  }
+  const uint32_t slot = alloc_slot();
+  TcpFlow& f = flows_[slot];
+  f.state = TcpFlow::State::syn_sent;
+  f.fd = fd;
+  f.key = key;
+  f.our_wscale = kOurWscale;
+  f.isn = ctx_.rng.next();
+  f.snd_una = f.snd_nxt = f.isn;
+  f.snd_max = f.isn + 1;
+  f.rto_ms = kMinRtoMs;
+  index_.insert(key, int32_t(slot));
+  ++ctx_.ctr.tcp_flows_opened;
+  ++ctx_.ctr.tcp_flows_inbound;
+  send_segment(f, TcpHdr::kSyn, f.isn, 0, true);
+  arm_timer(slot, now_ms);
+  return true;
 }
 
 void Tcp::on_connected(uint32_t slot, uint64_t now_ms) {
@@ -400,8 +445,9 @@ void Tcp::on_timer(uint64_t now_ms) {
       continue;
     }
     f.rto_ms = std::min(f.rto_ms * 2, kMaxRtoMs);
-    if (f.state == TcpFlow::State::syn_ack_sent) {
-      send_segment(f, TcpHdr::kSyn | TcpHdr::kAck, f.isn, 0, true);
+    if (f.state == TcpFlow::State::syn_ack_sent || f.state == TcpFlow::State::syn_sent) {
+      const uint8_t flags = f.state == TcpFlow::State::syn_sent ? TcpHdr::kSyn : TcpHdr::kSyn | TcpHdr::kAck;
+      send_segment(f, flags, f.isn, 0, true);
       arm_timer(slot, now_ms);
     } else {
       retransmit(slot, now_ms);

@@ -49,7 +49,10 @@
 namespace ferry::core {
 
 struct TcpFlow {
-  enum class State : uint8_t { free, connecting, syn_ack_sent, established };
+  // connecting/syn_ack_sent: the container opened the connection (outbound);
+  // syn_sent: a published port's client did, and ferry's SYN to the
+  // container awaits its SYN-ACK (inbound, the tap path of port forwards).
+  enum class State : uint8_t { free, connecting, syn_ack_sent, syn_sent, established };
 
   State state = State::free;
   uint32_t gen = 0;  // bumped when the slot is freed
@@ -98,6 +101,12 @@ class Tcp {
   // the TCP header and payload. The checksum was already verified.
   void on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
+  // A connection accepted on a published port whose client is not on the
+  // host's loopback: ferry opens it towards the container over the tap,
+  // from `from` (the address the container will see) to the guest's
+  // guest_port, and then translates it like any other. Takes ownership of
+  // `fd`; false (fd closed) when the table is full or the tuple is taken.
+  bool open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms);
   void on_timer(uint64_t now_ms);
   // Sends the ACKs that segments of the last batch of frames asked for: one
   // per flow per batch, not one per segment.

@@ -31,20 +31,26 @@ sockaddr_in to_sockaddr(wire::Ip4 a, uint16_t port) {
 ssize_t neg_errno(ssize_t r) { return r < 0 ? -errno : r; }
 }  // namespace
 
-int RealHost::tcp_connect(core::SockAddr4 dst) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
+int RealHost::adopt_tcp(int fd) {
   int zero = 0, one = 1;
   // Peek offsets make MSG_PEEK continue after what was already sent to the
   // container (Linux >= 6.10 for TCP); the translator depends on it.
   if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof zero) < 0) {
-    int e = errno;
-    ::close(fd);
-    spdlog::error("SO_PEEK_OFF is not supported on TCP sockets by this kernel: {}", strerror(e));
-    return -e;
+    spdlog::error("SO_PEEK_OFF is not supported on TCP sockets by this kernel: {}", strerror(errno));
+    return -errno;
   }
   // Segments from the container are already sized by its own Nagle logic.
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return 0;
+}
+
+int RealHost::tcp_connect(core::SockAddr4 dst) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (int r = adopt_tcp(fd); r < 0) {
+    ::close(fd);
+    return r;
+  }
   sockaddr_in sa = to_sockaddr(dst.addr, dst.port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
     int e = errno;

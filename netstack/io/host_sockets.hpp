@@ -15,6 +15,7 @@ class RealHost : public core::Host {
   RealHost(Loop& loop, std::string resolv_conf) : loop_(loop), resolv_conf_(std::move(resolv_conf)) {}
 
   int tcp_connect(core::SockAddr4 dst) override;     // socket, setsockopt, connect
+  int adopt_tcp(int fd) override;                    // setsockopt
   int connect_result(int fd) override;               // getsockopt(SO_ERROR)
   ssize_t send(int fd, const uint8_t* p, size_t n) override;  // send
   ssize_t peek(int fd, uint8_t* p, size_t n) override;        // recv(MSG_PEEK)

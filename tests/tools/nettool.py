@@ -15,6 +15,7 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
   dns-serve ADDR PORT NAME IP  answers A queries for NAME with IP, REFUSED otherwise
   concurrent-echo HOST PORT N  N connections open at once, each echoing 64 KiB intact
   hold-echo HOST PORT SECS     opens a connection, echoes once, waits SECS, echoes again
+  serve-peer PORT              TCP server on 0.0.0.0: tells each client its address, then echoes
 """
 import os
 import socket
@@ -224,6 +225,26 @@ def hold_echo(host, port, secs):
     print("held ok")
 
 
+def serve_peer(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(64)
+
+    def handle(c, a):
+        with c:
+            c.sendall(f"{a[0]}\n".encode())
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    return
+                c.sendall(d)
+
+    while True:
+        c, a = s.accept()
+        threading.Thread(target=handle, args=(c, a), daemon=True).start()
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -241,6 +262,7 @@ def main():
         "dns-serve": (dns_serve, [str, int, str, str]),
         "concurrent-echo": (concurrent_echo, [str, int, int]),
         "hold-echo": (hold_echo, [str, int, float]),
+        "serve-peer": (serve_peer, [int]),
     }
     if cmd not in table or len(args) != len(table[cmd][1]):
         sys.exit(__doc__)

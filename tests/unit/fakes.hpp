@@ -45,6 +45,7 @@ struct FakeSocket {
   size_t discarded = 0;
   int rewinds = 0;
   int recv_calls = 0;
+  int adopted = 0;
 };
 
 class FakeHost : public core::Host {
@@ -73,6 +74,10 @@ class FakeHost : public core::Host {
     s.dst = dst;
     socks[fd] = s;
     return fd;
+  }
+  int adopt_tcp(int fd) override {
+    ++sock(fd).adopted;
+    return 0;
   }
   int connect_result(int fd) override {
     auto& s = sock(fd);

@@ -396,6 +396,70 @@ TEST_F(TcpScript, VnetHeaderGivesTsoFramesWithOffloadedChecksum) {
   EXPECT_EQ(s.vnet.csum_offset, 16);
 }
 
+TEST_F(TcpScript, InboundConnectionOpensTowardsTheContainerOverTheTap) {
+  // A published port's client at 198.51.100.9:51000 (not on the host's
+  // loopback): ferry opens the connection to the guest's port 80 itself.
+  int hfd = host.tcp_connect({wire::Ip4(0, 0, 0, 0), 0});  // stands for the accepted socket
+  host.sock(hfd).connecting = false;
+  const wire::Ip4 client(198, 51, 100, 9);
+  ASSERT_TRUE(stack->open_inbound(hfd, {client, 51000}, 80, now));
+  Seen syn = out();
+  EXPECT_EQ(syn.tcp->flags, SYN);
+  EXPECT_EQ(syn.ip.src, client);
+  EXPECT_EQ(syn.ip.dst, kGuest);
+  EXPECT_EQ(syn.tcp->sport, 51000);
+  EXPECT_EQ(syn.tcp->dport, 80);
+  EXPECT_EQ(syn.tcp->wscale, 7);
+  EXPECT_FALSE(host.sock(hfd).watch_in) << "nothing is read before the container accepts";
+  EXPECT_EQ(host.sock(hfd).adopted, 1) << "the accepted socket gets peek offsets like ferry's own";
+  const uint32_t our_isn = syn.tcp->seq;
+  // The container has not said anything yet, so its MAC is unknown: the SYN
+  // went to broadcast, and an ARP request for the guest follows.
+  EXPECT_TRUE(syn.eth.dst.is_broadcast());
+  Seen who_has = parse_out(tap.pop(), fb.vnet);
+  ASSERT_TRUE(who_has.arp);
+  EXPECT_EQ(who_has.arp->op, wire::Arp::kRequest);
+  EXPECT_EQ(who_has.arp->tpa, kGuest);
+  in(fb.arp_request(kGuest, kGw));  // any frame from the container teaches its MAC
+  tap.frames.clear();
+  // The SYN is retransmitted if the container does not answer, now to its MAC.
+  now += core::Tcp::kMinRtoMs;
+  stack->on_timer(now);
+  Seen again = out();
+  EXPECT_EQ(again.tcp->flags, SYN);
+  EXPECT_EQ(again.eth.dst, fb.guest_mac);
+  // The container accepts.
+  in(fb.tcp(kGuest, client, 80, 51000, 777, our_isn + 1, SYN | ACK, 65535, {}, 1460, 7));
+  Seen a = out();
+  EXPECT_EQ(a.tcp->flags, ACK);
+  EXPECT_EQ(a.tcp->ack, 778u);
+  EXPECT_TRUE(host.sock(hfd).watch_in);
+  // Data both ways.
+  host.sock(hfd).rx = "GET /";
+  stack->on_socket(host.sock(hfd).token, core::kEvIn, now);
+  Seen d = out();
+  EXPECT_EQ(d.payload, "GET /");
+  EXPECT_EQ(d.tcp->seq, our_isn + 1);
+  in(fb.tcp(kGuest, client, 80, 51000, 778, our_isn + 6, ACK | PSH, 100, "200 OK"));
+  EXPECT_EQ(host.sock(hfd).sent, "200 OK");
+  EXPECT_EQ(host.sock(hfd).discarded, 5u);
+  EXPECT_EQ(stack->counters().tcp_flows_inbound, 1u);
+}
+
+TEST_F(TcpScript, InboundConnectionRefusedByTheContainerResetsTheClient) {
+  int hfd = host.tcp_connect({wire::Ip4(0, 0, 0, 0), 0});
+  const wire::Ip4 client(198, 51, 100, 9);
+  in(fb.arp_request(kGuest, kGw));
+  tap.frames.clear();
+  ASSERT_TRUE(stack->open_inbound(hfd, {client, 51001}, 81, now));
+  Seen syn = out();
+  EXPECT_EQ(syn.eth.dst, fb.guest_mac);
+  in(fb.tcp(kGuest, client, 81, 51001, 0, syn.tcp->seq + 1, RST | ACK, 0));
+  EXPECT_TRUE(host.sock(hfd).closed);
+  EXPECT_TRUE(host.sock(hfd).reset);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
 TEST_F(TcpScript, FlowSlotsAreReusedAndStaleEventsIgnored) {
   for (int i = 0; i < 3; ++i) {
     tap.frames.clear();
