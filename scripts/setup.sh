@@ -3,7 +3,9 @@
 # Idempotent: installs only what is missing, and changes nothing twice.
 #  - Debian packages for the build (meson, liburing, libnl, Boost, spdlog,
 #    GoogleTest, Google Benchmark, libseccomp) and for the tests (iproute2,
-#    socat, iperf3, dnsmasq, dig, netavark, aardvark-dns, busybox, uidmap).
+#    socat, iperf3, dnsmasq, dig, netavark, aardvark-dns, busybox, uidmap,
+#    and rootless podman 4.3.1 with runc, conmon and rootlesskit for the
+#    personality tests in tests/personality).
 #  - /dev/net/tun mode 0666, as on ordinary distributions, so that a rootless
 #    process can open it inside its user namespace.
 #  - An unprivileged user, ferrytest, with subordinate uid/gid ranges: the
@@ -23,6 +25,7 @@ packages=(
   iproute2 iputils-ping socat iperf3 dnsmasq-base dnsutils busybox-static uidmap
   util-linux procps netavark aardvark-dns python3-scapy
   nftables libnftables-dev iptables dnsperf passt slirp4netns
+  podman runc conmon rootlesskit golang-github-containers-common
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -285,6 +285,8 @@ ferry::Expected<Tap, std::string> create_tap(const TapRequest& req) {
   tap.offload = buf[1] == '1';
   if (tap_fd < 0) return fail("the namespace helper sent no tap descriptor");
   tap.fd = tap_fd;
+  ifreq ifr{};
+  if (ioctl(tap.fd, SIOCGIFHWADDR, &ifr) == 0) tap.mac = wire::Mac::load(reinterpret_cast<uint8_t*>(ifr.ifr_hwaddr.sa_data));
   tap.agent_sock = sv[0];
   tap.agent_pid = child;
   return tap;

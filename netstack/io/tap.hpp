@@ -19,7 +19,7 @@
 #include "common/expected.hpp"
 #include "netstack/core/config.hpp"
 
-#include "common/expected.hpp"
+#include <optional>
 #include <string>
 #include <sys/types.h>
 
@@ -38,6 +38,7 @@ struct Tap {
   int fd = -1;
   bool vnet = false;       // frames carry a virtio-net header
   bool offload = false;    // TUNSETOFFLOAD accepted (checksum + TSO)
+  std::optional<wire::Mac> mac;  // the tap's MAC (SIOCGIFHWADDR), as the container uses it
   int agent_sock = -1;     // the namespace agent's end of the socketpair
   pid_t agent_pid = 0;
 };

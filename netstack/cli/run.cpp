@@ -1,0 +1,221 @@
+// The start-up shared by ferry's personalities: see run.hpp.
+#include "netstack/cli/run.hpp"
+
+#include "common/log.hpp"
+#include "netstack/core/stack.hpp"
+#include "netstack/io/host_sockets.hpp"
+#include "netstack/io/loop.hpp"
+#include "portfwd/api.hpp"
+#include "portfwd/api_server.hpp"
+#include "portfwd/splice.hpp"
+
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <cstring>
+#include <memory>
+#include <random>
+
+namespace ferry::cli {
+
+bool parse_int(const char* s, long lo, long hi, long& out) {
+  const char* end = s + std::strlen(s);
+  auto [p, ec] = std::from_chars(s, end, out);
+  return ec == std::errc() && p == end && out >= lo && out <= hi;
+}
+
+namespace {
+
+class SystemRandom : public core::Random {
+ public:
+  SystemRandom() {
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != sizeof seed) seed = uint64_t(getpid()) * 0x9e3779b97f4a7c15ull;
+    gen_.seed(seed);
+  }
+  uint32_t next() override { return uint32_t(gen_()); }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+class TapWriter : public core::TapOut {
+ public:
+  explicit TapWriter(int fd) : fd_(fd) {}
+  void send_frame(std::span<const uint8_t> f) override {
+    // The tap queues into the container's stack and does not block; a full
+    // backlog drops the frame, which TCP recovers from like any loss.
+    while (write(fd_, f.data(), f.size()) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// The host's sockets, with one destination address rewritten to the host's
+// 127.0.0.1 (pasta's --map-guest-addr). The translator keeps the address the
+// container used in its flows, so replies still come from that address.
+class MappingHost : public core::Host {
+ public:
+  MappingHost(core::Host& inner, wire::Ip4 from) : in_(inner), from_(from) {}
+  int tcp_connect(core::SockAddr4 dst) override { return in_.tcp_connect(map(dst)); }
+  int adopt_tcp(int fd) override { return in_.adopt_tcp(fd); }
+  int connect_result(int fd) override { return in_.connect_result(fd); }
+  ssize_t send(int fd, const uint8_t* p, size_t n) override { return in_.send(fd, p, n); }
+  ssize_t peek(int fd, uint8_t* p, size_t n) override { return in_.peek(fd, p, n); }
+  void rewind_peek(int fd) override { in_.rewind_peek(fd); }
+  void discard(int fd, size_t n) override { in_.discard(fd, n); }
+  size_t send_space(int fd) override { return in_.send_space(fd); }
+  void shutdown_write(int fd) override { in_.shutdown_write(fd); }
+  void close(int fd, bool reset) override { in_.close(fd, reset); }
+  int udp_open(core::SockAddr4 dst) override { return in_.udp_open(map(dst)); }
+  int icmp_open(wire::Ip4 dst) override { return in_.icmp_open(dst == from_ ? wire::Ip4(127, 0, 0, 1) : dst); }
+  ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override { return in_.dgram_send(fd, p, n); }
+  int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override { return in_.dgram_recv_many(fd, bufs); }
+  bool dns_upstream(wire::Ip4& out) override { return in_.dns_upstream(out); }
+  void watch(int fd, uint64_t token, bool in, bool out) override { in_.watch(fd, token, in, out); }
+
+ private:
+  core::SockAddr4 map(core::SockAddr4 a) const {
+    if (a.addr == from_) a.addr = wire::Ip4(127, 0, 0, 1);
+    return a;
+  }
+  core::Host& in_;
+  wire::Ip4 from_;
+};
+
+// See Loop::GoneWatch: a pidfd for --netns-type=pid, inotify on the netns
+// file's folder for --netns-type=path.
+io::Loop::GoneWatch watch_target(const io::TapRequest& req) {
+  io::Loop::GoneWatch w;
+  if (req.pid) {
+    w.fd = int(syscall(SYS_pidfd_open, req.pid, 0));
+    if (w.fd < 0) spdlog::warn("pidfd_open({}): {}; ferry will not notice when it exits", req.pid, strerror(errno));
+    w.gone = [] { return true; };
+    return w;
+  }
+  const std::string path = req.netns_path;
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (w.fd < 0 || inotify_add_watch(w.fd, dir.c_str(), IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
+    spdlog::warn("cannot watch {}: {}; ferry will not notice when it is removed", dir, strerror(errno));
+    if (w.fd >= 0) ::close(w.fd);
+    w.fd = -1;
+    return w;
+  }
+  w.gone = [fd = w.fd, path] {
+    alignas(inotify_event) char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    struct stat st{};
+    return stat(path.c_str(), &st) < 0 && errno == ENOENT;
+  };
+  return w;
+}
+
+}  // namespace
+
+int run(RunOptions& o) {
+  core::NetConfig& cfg = o.cfg;
+  o.req.cfg = &cfg;
+  signal(SIGPIPE, SIG_IGN);
+
+  auto tap = io::create_tap(o.req);
+  if (!tap) {
+    spdlog::error("{}", tap.error());
+    return 1;
+  }
+  spdlog::debug("tap {} ready (vnet header, offload {})", o.req.name, tap->offload ? "on" : "off");
+  io::NsAgent agent(tap->agent_sock, tap->agent_pid);
+  // The tap's own MAC, so the first frame towards the container (e.g. a
+  // published port's SYN) need not wait for it to speak or answer ARP.
+  if (!cfg.guest_mac && tap->mac) cfg.guest_mac = tap->mac;
+
+  io::Loop loop;
+  io::RealHost real_host(loop, cfg.resolv_conf);
+  std::optional<MappingHost> mapping;
+  core::Host* host = &real_host;
+  if (o.map_to_loopback) host = &mapping.emplace(real_host, *o.map_to_loopback);
+  TapWriter tap_out(tap->fd);
+  SystemRandom rng;
+  core::Stack stack(cfg, *host, tap_out, rng, tap->vnet);
+
+  // Port forwarding: the spliced TCP forwarder, fed by -t and the API socket.
+  // The personalities refuse what it cannot do before calling run().
+  portfwd::SpliceForwarder forwarder(loop, agent, cfg.guest);
+  auto binder = std::make_shared<portfwd::SpliceBinder>(forwarder);
+  // Clients not on the host's loopback take the tap path, so the container
+  // sees their address; the host itself (on its own address) shows as the
+  // gateway, as does anything claiming an address inside the virtual subnet.
+  forwarder.set_tap_path([&stack, &cfg](int fd, core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port) {
+    core::SockAddr4 from = peer;
+    if (peer.addr == local.addr || cfg.in_subnet(peer.addr)) from.addr = cfg.gateway;
+    stack.open_inbound(fd, from, guest_port, io::monotonic_ms());
+  });
+  for (const auto& f : o.port_specs.forwards()) {
+    if (f.direction != portfwd::Direction::inbound || f.proto != portfwd::Proto::tcp) continue;
+    const auto bind = f.bind_addr.value_or(boost::asio::ip::address(boost::asio::ip::address_v4::any()));
+    for (uint32_t i = 0; i < f.host.size(); ++i) {
+      portfwd::Listener l;
+      l.host_addr = bind;
+      l.host_port = uint16_t(f.host.first + i);
+      l.guest_addr = boost::asio::ip::address_v4(cfg.guest.v);
+      l.guest_port = uint16_t(f.container.first + i);
+      if (auto h = binder->open(l); !h) {
+        spdlog::error("-t {}: {}", l.host_port, h.error());
+        return 1;
+      }
+    }
+  }
+  std::atomic<bool> loop_done{false};
+  std::unique_ptr<portfwd::ForwardRegistry> registry;
+  std::unique_ptr<portfwd::ApiServer> api;
+  std::unique_ptr<portfwd::PostingBinder> posting;
+  if (!o.api_socket.empty()) {
+    // Jobs run on the loop's thread; once the loop has ended (shutdown, the
+    // API thread stopped) they run inline on this same thread.
+    posting = std::make_unique<portfwd::PostingBinder>(
+        binder,
+        [&loop, &loop_done](std::function<void()> job) {
+          if (loop_done.load()) job();
+          else loop.post(std::move(job));
+        },
+        std::chrono::seconds(5));
+    portfwd::ApiConfig api_cfg;
+    api_cfg.guest4 = boost::asio::ip::address_v4(cfg.guest.v);
+    registry = std::make_unique<portfwd::ForwardRegistry>(api_cfg, *posting);
+    auto server = portfwd::ApiServer::start(
+        {o.api_socket}, [&registry](std::string_view req) { return registry->handle(req); });
+    if (!server) {
+      spdlog::error("{}", server.error());
+      return 1;
+    }
+    api = std::move(*server);
+  }
+
+  if (o.ready_fd >= 0) {
+    if (write(o.ready_fd, "1", 1) != 1) spdlog::warn("cannot write to --ready-fd {}: {}", o.ready_fd, strerror(errno));
+    ::close(o.ready_fd);
+  }
+  if (o.on_ready) o.on_ready();
+  io::Loop::GoneWatch gone = watch_target(o.req);
+  const int status = loop.run(stack, tap->fd, 65536 + 256, o.exit_fd, gone);
+  // The API thread may still post to the loop: stop it before the loop and
+  // the forwarder go away.
+  if (api) api->stop();
+  loop_done = true;
+  registry.reset();
+  spdlog::debug("counters:\n{}", stack.stats());
+  return status;
+}
+
+}  // namespace ferry::cli

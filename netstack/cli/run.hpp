@@ -1,0 +1,39 @@
+// The start-up shared by ferry's personalities (slirp4netns.cpp, pasta.cpp):
+// a parsed command line becomes a RunOptions, and run() creates the tap in the
+// target's namespaces, opens the port forwards (-t, the API socket), reports
+// readiness and runs the io_uring loop until the engine lets go of the
+// container (--exit-fd, the target process or netns file gone, SIGTERM).
+#pragma once
+
+#include "netstack/core/config.hpp"
+#include "netstack/io/tap.hpp"
+#include "portfwd/spec.hpp"
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace ferry::cli {
+
+struct RunOptions {
+  core::NetConfig cfg;
+  io::TapRequest req;  // req.cfg is set by run()
+  int exit_fd = -1;
+  int ready_fd = -1;
+  std::string api_socket;
+  portfwd::PortSpecs port_specs;
+  // Connections and datagrams the container sends to this address go to the
+  // host's 127.0.0.1 instead (pasta's --map-guest-addr).
+  std::optional<wire::Ip4> map_to_loopback;
+  // Called once everything is up, after the ready fd was written (pasta
+  // daemonises here).
+  std::function<void()> on_ready;
+};
+
+// Returns the process's exit status. Errors are logged, naming their cause.
+int run(RunOptions& o);
+
+// Strict decimal parse of s into [lo, hi].
+bool parse_int(const char* s, long lo, long hi, long& out);
+
+}  // namespace ferry::cli
