@@ -11,6 +11,7 @@ SECS=${2:-5}
 RUNS=${3:-3}
 . "$top/tests/lib/common.sh"
 . "$top/tests/lib/rootless.sh"
+. "$top/perf/lib.sh"
 ft_require_root
 ft_install_ferry
 
@@ -33,10 +34,8 @@ start_tool() {  # tool host_port -> TOOL_PID
 
 gbps() {  # port, extra args
   local port=$1; shift
-  iperf3 -c 127.0.0.1 -p "$port" -t "$SECS" -J "$@" 2>/dev/null |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' || echo 0
+  iperf3_gbps -c 127.0.0.1 -p "$port" -t "$SECS" "$@"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A result
 for tool in ferry slirp4netns pasta; do
@@ -59,11 +58,4 @@ for tool in ferry slirp4netns pasta; do
   ft_kill "$CPID"
 done
 
-printf '\n%-40s %8s %12s %8s %8s %8s\n' "TCP forward via 127.0.0.1, median Gbit/s" ferry slirp4netns ratio pasta ratio
-for dir in in out; do
-  label=$([ $dir = in ] && echo "host -> container" || echo "container -> host (-R)")
-  f=${result[ferry,$dir]} s=${result[slirp4netns,$dir]} p=${result[pasta,$dir]}
-  printf '%-40s %8s %12s %8s %8s %8s\n' "$label" "$f" "$s" \
-    "$(python3 -c "print('%.2fx' % ($f/$s) if $s>0 else 'inf')")" "$p" \
-    "$(python3 -c "print('%.2fx' % ($f/$p) if $p>0 else 'inf')")"
-done
+print_table "TCP forward via 127.0.0.1, median Gbit/s" in "host -> container" out "container -> host (-R)"

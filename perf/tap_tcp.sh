@@ -13,6 +13,7 @@ SECS=${2:-5}
 RUNS=${3:-3}
 . "$top/tests/lib/common.sh"
 . "$top/tests/lib/rootless.sh"
+. "$top/perf/lib.sh"
 ft_require_root
 ft_install_ferry
 command -v slirp4netns >/dev/null && command -v pasta >/dev/null && command -v iperf3 >/dev/null ||
@@ -36,11 +37,7 @@ start_tool() {  # tool -> sets TOOL_PID; the container is $CPID
   ft_wait_for ft_in_ctr sh -c 'ip route show default | grep -q 10.0.2.2'
 }
 
-gbps() {  # extra iperf3 args -> Gbit/s received
-  ft_in_ctr iperf3 -c 10.0.2.2 -p "$port" -t "$SECS" -J "$@" 2>/dev/null |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' || echo 0
-}
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+gbps() { IPERF_IN_CTR=1 iperf3_gbps -c 10.0.2.2 -p "$port" -t "$SECS" "$@"; }
 
 declare -A result
 for tool in ferry slirp4netns pasta; do
@@ -58,11 +55,4 @@ for tool in ferry slirp4netns pasta; do
   ft_kill "$CPID"
 done
 
-printf '\n%-34s %10s %12s %8s %10s %8s\n' "TCP over the tap, median Gbit/s" ferry slirp4netns ratio pasta ratio
-for dir in up down; do
-  label=$([ $dir = up ] && echo "container -> host" || echo "host -> container (-R)")
-  f=${result[ferry,$dir]} s=${result[slirp4netns,$dir]} p=${result[pasta,$dir]}
-  printf '%-34s %10s %12s %8s %10s %8s\n' "$label" "$f" "$s" \
-    "$(python3 -c "print('%.2fx' % ($f/$s) if $s>0 else 'inf')")" "$p" \
-    "$(python3 -c "print('%.2fx' % ($f/$p) if $p>0 else 'inf')")"
-done
+print_table "TCP over the tap, median Gbit/s" up "container -> host" down "host -> container (-R)"

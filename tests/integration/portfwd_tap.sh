@@ -11,19 +11,10 @@ ft_require_root
 ft_install_ferry
 SIZE=${FT_TAP_FWD_BYTES:-268435456}
 
-ft_netns client >/dev/null
-cl=$FT_NETNS
-n=$((RANDOM % 250 + 1))
-host_ip=198.18.$n.1
-cl_ip=198.18.$n.2
-veth=vp$FT_ID
-ip link add "$veth" type veth peer name eth0 netns "$cl"
-ft_on_exit "ip link del $veth"
-ip addr add "$host_ip/29" dev "$veth"
-ip link set "$veth" up
-ip -n "$cl" addr add "$cl_ip/29" dev eth0
-ip -n "$cl" link set eth0 up
-ft_wait_for ping -c 1 -W 1 "$cl_ip"
+ft_remote_host client
+cl=$FT_REMOTE_NS
+host_ip=$FT_HOST_IP
+cl_ip=$FT_REMOTE_IP
 
 port=$(ft_free_port)
 ft_start_container

@@ -9,20 +9,11 @@
 ft_require_root
 ft_install_ferry
 
-ft_netns far >/dev/null
-far=$FT_NETNS
-n=$((RANDOM % 250 + 1))
-host_ip=198.18.$n.1
-far_ip=198.18.$n.2
-veth=vf$FT_ID
-ip link add "$veth" type veth peer name eth0 netns "$far"
-ft_on_exit "ip link del $veth"
-ip addr add "$host_ip/29" dev "$veth"
-ip link set "$veth" up
-ip -n "$far" addr add "$far_ip/29" dev eth0
-ip -n "$far" link set eth0 up
-ip -n "$far" route add default via "$host_ip"
-ft_wait_for ping -c 1 -W 1 "$far_ip"
+ft_remote_host far
+far=$FT_REMOTE_NS
+host_ip=$FT_HOST_IP
+far_ip=$FT_REMOTE_IP
+n=${far_ip#198.18.}; n=${n%.2}
 
 ip netns exec "$far" socat TCP-LISTEN:7000,fork,reuseaddr EXEC:cat &
 tcp_srv=$!
