@@ -10,7 +10,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 scripts/setup.sh
 if [ ! -f build/build.ninja ]; then
-  meson setup build --buildtype=release -Dtests=disabled -Dbenchmarks=disabled >/dev/null
+  meson setup build --buildtype=release -Doptimization=2 -Dtests=disabled -Dbenchmarks=disabled >/dev/null
 fi
 ninja -C build ferry engine/ferryctl aardvark-dns/ferry-dns netavark-plugin/ferry-bridge >/dev/null
 exec scripts/engine-demo.sh "$top/build"
