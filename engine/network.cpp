@@ -134,12 +134,7 @@ Expected<FerryHandle, std::string> start_container_ferry(const Binaries& b, pid_
     dup2(ready[1], 3);
     dup2(ex[0], 4);
     syscall(SYS_close_range, 5, ~0U, 0);
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    dprintf(2, "cannot run %s: %s\n", a[0], strerror(errno));
-    _exit(127);
+    exec_or_die(argv);
   }
   close(ready[1]);
   close(ex[0]);

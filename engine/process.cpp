@@ -446,11 +446,7 @@ Expected<pid_t, std::string> spawn_daemon(const std::vector<std::string>& argv, 
       dup2(log, 2);
       if (want_ready) dup2(ready[1], 3);  // dup2 clears close-on-exec
       syscall(SYS_close_range, want_ready ? 4 : 3, ~0U, 0);
-      std::vector<char*> a;
-      for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-      a.push_back(nullptr);
-      execv(a[0], a.data());
-      _exit(127);
+      exec_or_die(argv);
     }
     write_all(sync[1], &d, sizeof d);
     _exit(0);
@@ -493,12 +489,7 @@ Expected<ProgramResult, std::string> run_program(const std::vector<std::string>&
       _exit(127);
     }
     for (const auto& kv : extra_env) putenv(const_cast<char*>(kv.c_str()));
-    std::vector<char*> a;
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    execv(a[0], a.data());
-    dprintf(2, "cannot run %s: %s\n", a[0], strerror(errno));
-    _exit(127);
+    exec_or_die(argv);
   }
   close(in[0]);
   close(out[1]);
@@ -546,6 +537,15 @@ Expected<void, std::string> write_sysctl_in(pid_t ns_pid, const std::string& pat
   }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return unexpected("cannot write " + path + " in the shared namespace");
   return {};
+}
+
+void exec_or_die(const std::vector<std::string>& argv) {
+  std::vector<char*> a;
+  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  execv(a[0], a.data());
+  dprintf(2, "cannot run %s: %s\n", a[0], strerror(errno));
+  _exit(127);
 }
 
 bool wait_gone(pid_t pid, int timeout_ms) {

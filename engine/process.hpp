@@ -83,6 +83,10 @@ Expected<ProgramResult, std::string> run_program(const std::vector<std::string>&
 // Writes `value` to a /proc/sys file inside ns_pid's network namespace.
 Expected<void, std::string> write_sysctl_in(pid_t ns_pid, const std::string& path, const std::string& value);
 
+// In a forked child: execs argv[0] (a path) with argv; on failure reports
+// "cannot run PATH: reason" on stderr and exits 127. Never returns.
+[[noreturn]] void exec_or_die(const std::vector<std::string>& argv);
+
 // Waits up to timeout_ms for pid to be gone (reaping it when it is our child).
 bool wait_gone(pid_t pid, int timeout_ms);
 
