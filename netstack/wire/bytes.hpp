@@ -39,6 +39,42 @@ struct Ip4 {
   friend constexpr bool operator==(Ip4 a, Ip4 b) { return a.v == b.v; }
 };
 
+// An IPv6 address in network byte order (as on the wire), comparable.
+struct Ip6 {
+  uint8_t b[16] = {};
+  static Ip6 load(const uint8_t* p) {
+    Ip6 a;
+    std::memcpy(a.b, p, 16);
+    return a;
+  }
+  void store(uint8_t* p) const { std::memcpy(p, b, 16); }
+  // ::ffff:a.b.c.d, the form IPv4 addresses take where one key holds both.
+  static Ip6 mapped(Ip4 v4) {
+    Ip6 a;
+    a.b[10] = a.b[11] = 0xff;
+    v4.store(a.b + 12);
+    return a;
+  }
+  bool is_v4_mapped() const {
+    static constexpr uint8_t pre[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(b, pre, 12) == 0;
+  }
+  Ip4 v4() const { return Ip4::load(b + 12); }
+  bool is_unspecified() const {
+    for (uint8_t x : b)
+      if (x) return false;
+    return true;
+  }
+  bool is_loopback() const {
+    for (int i = 0; i < 15; ++i)
+      if (b[i]) return false;
+    return b[15] == 1;
+  }
+  bool is_multicast() const { return b[0] == 0xff; }
+  bool is_link_local() const { return b[0] == 0xfe && (b[1] & 0xc0) == 0x80; }
+  friend bool operator==(const Ip6& x, const Ip6& y) { return std::memcmp(x.b, y.b, 16) == 0; }
+};
+
 struct Mac {
   uint8_t b[6] = {};
   static Mac load(const uint8_t* p) {
