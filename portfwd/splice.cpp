@@ -1,6 +1,7 @@
 #include "portfwd/splice.hpp"
 
 #include "netstack/core/config.hpp"
+#include "portfwd/udp.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -44,8 +45,7 @@ bool make_pipe(int& r, int& w) {
 }
 }  // namespace
 
-SpliceForwarder::SpliceForwarder(io::Loop& loop, io::NsAgent& agent, wire::Ip4 guest)
-    : loop_(loop), agent_(agent), guest_(guest) {
+SpliceForwarder::SpliceForwarder(io::Loop& loop, io::NsAgent& agent) : loop_(loop), agent_(agent) {
   loop_.add_sink(kKind, this);
 }
 
@@ -61,18 +61,15 @@ uint64_t SpliceForwarder::token(uint32_t slot, uint8_t role) const {
   return uint64_t(kKind) << 56 | uint64_t(role) << 48 | uint64_t(gen & 0xffff) << 32 | slot;
 }
 
-Expected<uint32_t, std::string> SpliceForwarder::add_tcp(wire::Ip4 bind_addr, uint16_t host_port, uint16_t guest_port,
-                                                         wire::Ip4 target) {
-  const std::string where = core::to_string(bind_addr) + ":" + std::to_string(host_port);
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+Expected<uint32_t, std::string> SpliceForwarder::add_tcp(const Endpoint& bind, bool v6only, std::vector<Endpoint> targets,
+                                                         bool tap_ok) {
+  const std::string where = bind.str();
+  int fd = socket(bind.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return unexpected("socket: " + std::string(strerror(errno)));
-  int one = 1;
+  int one = 1, v6 = v6only ? 1 : 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(host_port);
-  sa.sin_addr.s_addr = htonl(bind_addr.v);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 || listen(fd, 512) < 0) {
+  if (bind.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
+  if (::bind(fd, bind.sa(), bind.len) < 0 || listen(fd, 512) < 0) {
     const std::string err = "bind " + where + ": " + strerror(errno);
     close(fd);
     return unexpected(err);
@@ -84,10 +81,10 @@ Expected<uint32_t, std::string> SpliceForwarder::add_tcp(wire::Ip4 bind_addr, ui
   l.used = true;
   l.id = next_id_++;
   l.fd = fd;
-  l.guest_port = guest_port;
-  l.target = target;
+  l.tap_ok = tap_ok;
+  l.targets = std::move(targets);
   loop_.watch(fd, token(slot, kRoleListener), true, false);
-  spdlog::debug("forwarding tcp {} -> container port {}", where, guest_port);
+  spdlog::debug("forwarding tcp {} -> container {}", where, l.targets.empty() ? "?" : l.targets.back().str());
   return l.id;
 }
 
@@ -117,34 +114,38 @@ void SpliceForwarder::on_event(uint64_t tok, uint32_t events, uint64_t /*now_ms*
 // arrivals only, so connections left in the queue would wait forever.
 void SpliceForwarder::accept_all(Listener& l) {
   while (true) {
-    sockaddr_in peer{}, local{};
-    socklen_t plen = sizeof peer, llen = sizeof local;
-    int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    Endpoint peer, local;
+    peer.len = local.len = sizeof peer.ss;
+    int fd = accept4(l.fd, peer.sa(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         spdlog::warn("accept on a forwarded port: {}", strerror(errno));
       return;
     }
-    const wire::Ip4 peer_ip(ntohl(peer.sin_addr.s_addr));
-    if (tap_path_ && !peer_ip.is_loopback() && l.target == guest_ &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0) {
+    wire::Ip4 peer4, local4;
+    if (tap_path_ && l.tap_ok && peer.as_v4(peer4) && !peer4.is_loopback() &&
+        getsockname(fd, local.sa(), &local.len) == 0 && local.as_v4(local4)) {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      tap_path_(fd, core::SockAddr4{peer_ip, ntohs(peer.sin_port)},
-                core::SockAddr4{wire::Ip4(ntohl(local.sin_addr.s_addr)), ntohs(local.sin_port)}, l.guest_port);
+      tap_path_(fd, core::SockAddr4{peer4, peer.port()}, core::SockAddr4{local4, local.port()},
+                l.targets.back().port());
       continue;
     }
     start_conn(fd, l);
   }
 }
 
-bool SpliceForwarder::connect_ctr(Conn& c, wire::Ip4 addr, uint32_t slot) {
-  auto fd = agent_.tcp_connect(addr, c.guest_port);
-  if (!fd) return false;
-  c.ctr = *fd;
-  c.connecting = true;
-  loop_.watch(c.ctr, token(slot, kRoleCtr), false, true);
-  return true;
+bool SpliceForwarder::connect_ctr(Conn& c, uint32_t slot) {
+  while (c.next_target < c.targets.size()) {
+    const Endpoint& t = c.targets[c.next_target++];
+    auto fd = agent_.connect(SOCK_STREAM, t.sa(), t.len);
+    if (!fd) continue;
+    c.ctr = *fd;
+    c.connecting = true;
+    loop_.watch(c.ctr, token(slot, kRoleCtr), false, true);
+    return true;
+  }
+  return false;
 }
 
 void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
@@ -157,8 +158,7 @@ void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
   c.gen = gen;
   c.used = true;
   c.host = host_fd;
-  c.guest_port = l.guest_port;
-  c.target = l.target;
+  c.targets = l.targets;
   ++active_conns_;
   if (!make_pipe(c.to_ctr.r, c.to_ctr.w) || !make_pipe(c.to_host.r, c.to_host.w)) {
     spdlog::warn("forwarded connection dropped: pipe2: {}", strerror(errno));
@@ -167,14 +167,7 @@ void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
   }
   int one = 1;
   setsockopt(host_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  // The container's loopback first (reaches services bound to 127.0.0.1);
-  // if nothing listens there, its own address. A forward to another address
-  // goes only there.
-  const bool loopback_first = c.target == guest_;
-  c.tried_guest = !loopback_first;
-  if (!connect_ctr(c, loopback_first ? wire::Ip4(127, 0, 0, 1) : c.target, slot)) {
-    if (c.tried_guest || !(c.tried_guest = true, connect_ctr(c, c.target, slot))) close_conn(slot, true);
-  }
+  if (!connect_ctr(c, slot)) close_conn(slot, true);
 }
 
 void SpliceForwarder::on_conn_event(uint32_t slot, uint8_t role, uint32_t events) {
@@ -193,10 +186,7 @@ void SpliceForwarder::on_conn_event(uint32_t slot, uint8_t role, uint32_t events
     } else {
       close_socket(loop_, c.ctr, false);
       c.ctr = -1;
-      if (err == ECONNREFUSED && !c.tried_guest) {
-        c.tried_guest = true;
-        if (connect_ctr(c, c.target, slot)) return;
-      }
+      if (err == ECONNREFUSED && connect_ctr(c, slot)) return;
       close_conn(slot, true);
       return;
     }
@@ -257,14 +247,39 @@ void SpliceForwarder::close_conn(uint32_t slot, bool reset) {
   --active_conns_;
 }
 
+std::vector<Endpoint> forward_targets(const Listener& l, wire::Ip4 guest4) {
+  const uint16_t port = l.guest_port;
+  if (!l.guest_addr.is_v4() || l.guest_addr.to_v4().to_uint() != guest4.v) return {Endpoint::from(l.guest_addr, port)};
+  std::vector<Endpoint> t;
+  if (l.host_addr.is_v6()) {
+    static constexpr uint8_t kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    t.push_back(Endpoint::v6(kLoop6, port));
+  }
+  t.push_back(Endpoint::v4(wire::Ip4(127, 0, 0, 1), port));
+  t.push_back(Endpoint::v4(guest4, port));
+  return t;
+}
+
+// Handles: the TCP forwarder's ids as they are, the UDP forwarder's with
+// bit 32 set.
+constexpr Binder::Handle kUdpHandle = Binder::Handle(1) << 32;
+
 Expected<Binder::Handle, std::string> SpliceBinder::open(const portfwd::Listener& l) {
-  if (l.proto != Proto::tcp) return unexpected(std::string("UDP port forwarding is not implemented yet"));
-  if (!l.host_addr.is_v4() || !l.guest_addr.is_v4())
-    return unexpected(std::string("IPv6 port forwarding is not implemented yet"));
-  auto id = fwd_.add_tcp(wire::Ip4(l.host_addr.to_v4().to_uint()), l.host_port, l.guest_port,
-                         wire::Ip4(l.guest_addr.to_v4().to_uint()));
+  const Endpoint bind = Endpoint::from(l.host_addr, l.host_port);
+  const bool tap_ok = l.guest_addr.is_v4() && l.guest_addr.to_v4().to_uint() == guest4_.v;
+  if (l.proto == Proto::udp) {
+    auto id = udp_.add(bind, l.v6only, forward_targets(l, guest4_), tap_ok);
+    if (!id) return unexpected(id.error());
+    return kUdpHandle | *id;
+  }
+  auto id = tcp_.add_tcp(bind, l.v6only, forward_targets(l, guest4_), tap_ok);
   if (!id) return unexpected(id.error());
   return Binder::Handle(*id);
+}
+
+void SpliceBinder::close(Handle h) {
+  if (h & kUdpHandle) udp_.remove(uint32_t(h));
+  else tcp_.remove(uint32_t(h));
 }
 
 }  // namespace ferry::portfwd

@@ -22,6 +22,7 @@
 #include "common/expected.hpp"
 #include "netstack/io/loop.hpp"
 #include "portfwd/api.hpp"
+#include "portfwd/endpoint.hpp"
 #include "netstack/io/tap.hpp"
 #include "netstack/wire/bytes.hpp"
 
@@ -36,15 +37,17 @@ class SpliceForwarder : public io::EventSink {
  public:
   static constexpr uint8_t kKind = 3;  // io::Loop token kind
 
-  SpliceForwarder(io::Loop& loop, io::NsAgent& agent, wire::Ip4 guest);
+  SpliceForwarder(io::Loop& loop, io::NsAgent& agent);
   ~SpliceForwarder() override;
 
-  // Listens on bind_addr:host_port (TCP) and forwards to the container's
-  // guest_port: on its loopback, or at `target` when that is not the guest's
-  // own address (then only there). Returns an id, or an error text naming
-  // the cause ("bind 0.0.0.0:8080: Address already in use").
-  Expected<uint32_t, std::string> add_tcp(wire::Ip4 bind_addr, uint16_t host_port, uint16_t guest_port,
-                                          wire::Ip4 target);
+  // Listens on `bind` (TCP; v6only for an IPv6 listener that has an IPv4
+  // twin) and forwards each connection to the first of `targets` (addresses
+  // inside the container, tried in order while they refuse). With tap_ok,
+  // IPv4 clients not on the host's loopback take the tap path instead.
+  // Returns an id, or an error text naming the cause
+  // ("bind 0.0.0.0:8080: Address already in use").
+  Expected<uint32_t, std::string> add_tcp(const Endpoint& bind, bool v6only, std::vector<Endpoint> targets,
+                                          bool tap_ok);
   // Stops accepting; open connections go on.
   bool remove(uint32_t id);
 
@@ -63,10 +66,10 @@ class SpliceForwarder : public io::EventSink {
  private:
   struct Listener {
     bool used = false;
+    bool tap_ok = false;
     uint32_t id = 0;
     int fd = -1;
-    uint16_t guest_port = 0;
-    wire::Ip4 target;
+    std::vector<Endpoint> targets;
   };
   struct Pipe {
     int r = -1, w = -1;
@@ -75,9 +78,8 @@ class SpliceForwarder : public io::EventSink {
   struct Conn {
     bool used = false;
     bool connecting = false;
-    bool tried_guest = false;
-    uint16_t guest_port = 0;
-    wire::Ip4 target;
+    size_t next_target = 0;
+    std::vector<Endpoint> targets;
     uint32_t gen = 0;
     int host = -1, ctr = -1;
     Pipe to_ctr, to_host;
@@ -88,7 +90,8 @@ class SpliceForwarder : public io::EventSink {
   uint64_t token(uint32_t slot, uint8_t role) const;
   void accept_all(Listener& l);
   void start_conn(int host_fd, const Listener& l);
-  bool connect_ctr(Conn& c, wire::Ip4 addr, uint32_t slot);
+  // Starts a connect to the next target that does not fail at once.
+  bool connect_ctr(Conn& c, uint32_t slot);
   void on_conn_event(uint32_t slot, uint8_t role, uint32_t events);
   // Moves data from `in` through `p` to `out`; false on a fatal error.
   bool pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, uint32_t slot, uint8_t out_role);
@@ -96,7 +99,6 @@ class SpliceForwarder : public io::EventSink {
 
   io::Loop& loop_;
   io::NsAgent& agent_;
-  wire::Ip4 guest_;
   std::vector<Listener> listeners_;
   std::vector<Conn> conns_;
   uint32_t next_id_ = 1;
@@ -104,17 +106,28 @@ class SpliceForwarder : public io::EventSink {
   TapPath tap_path_;
 };
 
+class UdpForwarder;
+
+// Where a forward to guest_addr:guest_port in the container goes: a forward
+// to the guest's own address tries the container's loopback first (so
+// services bound to 127.0.0.1 or ::1 are reached), an IPv6 listener's then
+// IPv4 too (a container without IPv6 still serves an IPv6 listener), then
+// the guest address. A forward to any other address goes only there.
+std::vector<Endpoint> forward_targets(const Listener& l, wire::Ip4 guest4);
+
 // The data plane's Binder (api.hpp) behind the slirp4netns API and the
-// command line: TCP over IPv4 through the SpliceForwarder. UDP and IPv6
-// forwards are refused with a message saying so (not implemented yet).
+// command line: TCP through the SpliceForwarder, UDP through the
+// UdpForwarder, IPv4 and IPv6 listeners.
 class SpliceBinder : public Binder {
  public:
-  explicit SpliceBinder(SpliceForwarder& fwd) : fwd_(fwd) {}
+  SpliceBinder(SpliceForwarder& tcp, UdpForwarder& udp, wire::Ip4 guest4) : tcp_(tcp), udp_(udp), guest4_(guest4) {}
   Expected<Handle, std::string> open(const portfwd::Listener& l) override;
-  void close(Handle h) override { fwd_.remove(uint32_t(h)); }
+  void close(Handle h) override;
 
  private:
-  SpliceForwarder& fwd_;
+  SpliceForwarder& tcp_;
+  UdpForwarder& udp_;
+  wire::Ip4 guest4_;
 };
 
 }  // namespace ferry::portfwd

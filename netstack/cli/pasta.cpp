@@ -51,13 +51,14 @@ void print_help() {
       "  -n, --netmask PREFIX     prefix length or netmask (default: the host's)\n"
       "  -g, --gateway ADDR       gateway (default: the host's default gateway)\n"
       "  -m, --mtu MTU            MTU (68-65521, default 65520)\n"
-      "  -t, --tcp-ports SPEC     publish TCP ports: none, PORT, A-B:C-D, ADDR/PORT, ~PORT (IPv4)\n"
-      "  -u, --udp-ports SPEC     only 'none' (UDP forwarding is not implemented)\n"
+      "  -t, --tcp-ports SPEC     publish TCP ports: none, auto, PORT, A-B:C-D, ADDR/PORT, ~PORT\n"
+      "                           (auto, the default: the ports bound in the namespace, followed)\n"
+      "  -u, --udp-ports SPEC     publish UDP ports, same syntax\n"
       "  -T, -U SPEC              only 'none' (namespace-to-host forwarding is not implemented)\n"
       "  --dns-forward ADDR       DNS queries to ADDR go to the host's resolvers\n"
       "  --map-guest-addr ADDR    connections to ADDR go to the host's 127.0.0.1\n"
       "  --no-map-gw              the gateway address does not lead to the host\n"
-      "  -4, --ipv4-only          accepted (ferry is IPv4 only)\n"
+      "  -4, --ipv4-only          IPv4 listeners only for published ports\n"
       "  -f, --foreground         do not daemonise\n"
       "  -q, --quiet              log errors only\n"
       "  -d, --debug              log debug messages\n"
@@ -136,15 +137,11 @@ int parse_prefix(const char* v) {
 
 // Refuses -t forwards the forwarder cannot do yet, saying what.
 void check_ports(const portfwd::PortSpecs& specs) {
-  // -u, -T and -U other than "none" are refused while parsing.
-  if (specs.mode('t') == portfwd::Mode::auto_)
-    usage_error("-t auto (forwarding the ports the host listens on) is not implemented by ferry; list the ports");
+  // -T and -U other than "none" are refused while parsing.
   for (const auto& f : specs.forwards()) {
-    if (f.bind_addr && f.bind_addr->is_v6())
-      usage_error("-t " + f.bind_addr->to_string() + "/" + std::to_string(f.host.first) +
-                  ": IPv6 port forwarding is not implemented by ferry yet");
     if (!f.ifname.empty())
-      usage_error("-t %" + f.ifname + ": binding forwards to an interface is not implemented by ferry yet");
+      usage_error(std::string(f.proto == portfwd::Proto::tcp ? "-t" : "-u") + " %" + f.ifname +
+                  ": binding forwards to an interface is not implemented by ferry yet");
   }
 }
 
@@ -205,21 +202,21 @@ int pasta_main(int argc, char** argv) {
         cfg.mtu = unsigned(mtu);
         break;
       }
-      case 'u':
       case 'T':
       case 'U':
         if (std::strcmp(optarg, "none") != 0)
-          usage_error(std::string("-") + char(c) + " " + optarg + ": " +
-                      (c == 'u' ? "UDP port forwarding" : "forwarding from the namespace's loopback to the host (-T/-U)") +
-                      " is not implemented by ferry yet; only '-" + char(c) + " none' is accepted");
+          usage_error(std::string("-") + char(c) + " " + optarg +
+                      ": forwarding from the namespace's loopback to the host (-T/-U) is not implemented by ferry yet; "
+                      "only '-" + char(c) + " none' is accepted");
         [[fallthrough]];
+      case 'u':
       case 't':
         if (auto r = o.port_specs.add(char(c), optarg); !r) usage_error(std::string("-") + char(c) + ": " + r.error());
         break;
       case kDnsForward: dns_forward = need_ip4("--dns-forward", optarg); break;
       case kMapGuest: o.map_to_loopback = need_ip4("--map-guest-addr", optarg); break;
       case kNoMapGw: no_map_gw = true; break;
-      case '4': break;
+      case '4': o.ipv6_listeners = false; break;
       case '6': usage_error("-6/--ipv6-only: ferry does not implement IPv6 yet");
       case 'f': foreground = true; break;
       case 'q': quiet = true; break;
@@ -245,6 +242,10 @@ int pasta_main(int argc, char** argv) {
   if (!o.req.pid && o.req.netns_path.empty())
     usage_error("no target namespace: give --netns PATH or a PID (starting a new namespace is not implemented by ferry)");
   check_ports(o.port_specs);
+  // pasta's default for an option not given is `auto`; ferry applies it to
+  // -t and -u (-T and -U are not implemented: not given means none).
+  for (const char* letter : {"t", "u"})
+    if (o.port_specs.mode(letter[0]) == portfwd::Mode::unset) (void)o.port_specs.add(letter[0], "auto");
 
   // Addresses: given, else the host's.
   std::string host_if;

@@ -8,6 +8,8 @@
 #include "portfwd/api.hpp"
 #include "portfwd/api_server.hpp"
 #include "portfwd/splice.hpp"
+#include "portfwd/auto.hpp"
+#include "portfwd/udp.hpp"
 
 #include <fcntl.h>
 #include <sys/inotify.h>
@@ -149,33 +151,62 @@ int run(RunOptions& o) {
   SystemRandom rng;
   core::Stack stack(cfg, *host, tap_out, rng, tap->vnet);
 
-  // Port forwarding: the spliced TCP forwarder, fed by -t and the API socket.
-  // The personalities refuse what it cannot do before calling run().
-  portfwd::SpliceForwarder forwarder(loop, agent, cfg.guest);
-  auto binder = std::make_shared<portfwd::SpliceBinder>(forwarder);
+  // Port forwarding: the spliced TCP forwarder and the UDP forwarder, fed by
+  // -t/-u and the API socket.
+  portfwd::SpliceForwarder forwarder(loop, agent);
+  portfwd::UdpForwarder udp_forwarder(loop, agent);
+  auto binder = std::make_shared<portfwd::SpliceBinder>(forwarder, udp_forwarder, cfg.guest);
   // Clients not on the host's loopback take the tap path, so the container
   // sees their address; the host itself (on its own address) shows as the
   // gateway, as does anything claiming an address inside the virtual subnet.
-  forwarder.set_tap_path([&stack, &cfg](int fd, core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port) {
-    core::SockAddr4 from = peer;
-    if (peer.addr == local.addr || cfg.in_subnet(peer.addr)) from.addr = cfg.gateway;
-    stack.open_inbound(fd, from, guest_port, io::monotonic_ms());
+  auto seen_as = [&cfg](core::SockAddr4 peer, core::SockAddr4 local) {
+    if (peer.addr == local.addr || cfg.in_subnet(peer.addr)) peer.addr = cfg.gateway;
+    return peer;
+  };
+  forwarder.set_tap_path([&stack, seen_as](int fd, core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port) {
+    stack.open_inbound(fd, seen_as(peer, local), guest_port, io::monotonic_ms());
+  });
+  udp_forwarder.set_tap_path([&stack, seen_as](core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port,
+                                               std::span<const uint8_t> payload,
+                                               const portfwd::UdpForwarder::MakeSocket& make_socket) {
+    stack.udp_inbound(seen_as(peer, local), guest_port, payload, io::monotonic_ms(), make_socket);
   });
   for (const auto& f : o.port_specs.forwards()) {
-    if (f.direction != portfwd::Direction::inbound || f.proto != portfwd::Proto::tcp) continue;
-    const auto bind = f.bind_addr.value_or(boost::asio::ip::address(boost::asio::ip::address_v4::any()));
-    for (uint32_t i = 0; i < f.host.size(); ++i) {
-      portfwd::Listener l;
-      l.host_addr = bind;
-      l.host_port = uint16_t(f.host.first + i);
-      l.guest_addr = boost::asio::ip::address_v4(cfg.guest.v);
-      l.guest_port = uint16_t(f.container.first + i);
-      if (auto h = binder->open(l); !h) {
-        spdlog::error("-t {}: {}", l.host_port, h.error());
-        return 1;
+    if (f.direction != portfwd::Direction::inbound) continue;
+    const char opt = f.proto == portfwd::Proto::tcp ? 't' : 'u';
+    // No address: IPv4 and IPv6 wildcards, the IPv6 one v6-only (as pasta).
+    std::vector<std::pair<boost::asio::ip::address, bool>> binds;
+    if (f.bind_addr) binds.emplace_back(*f.bind_addr, false);
+    else {
+      binds.emplace_back(boost::asio::ip::address_v4::any(), false);
+      if (o.ipv6_listeners) binds.emplace_back(boost::asio::ip::address_v6::any(), true);
+    }
+    for (const auto& [addr, v6only] : binds) {
+      for (uint32_t i = 0; i < f.host.size(); ++i) {
+        portfwd::Listener l;
+        l.proto = f.proto;
+        l.host_addr = addr;
+        l.v6only = v6only;
+        l.host_port = uint16_t(f.host.first + i);
+        l.guest_addr = boost::asio::ip::address_v4(cfg.guest.v);
+        l.guest_port = uint16_t(f.container.first + i);
+        if (auto h = binder->open(l); !h) {
+          // A host without IPv6 cannot bind "::": the IPv4 listener suffices.
+          if (!f.bind_addr && addr.is_v6() && h.error().find("Address family not supported") != std::string::npos) {
+            spdlog::debug("-{} {}: no IPv6 listener: {}", opt, l.host_port, h.error());
+            break;
+          }
+          spdlog::error("-{} {}: {}", opt, l.host_port, h.error());
+          return 1;
+        }
       }
     }
   }
+  // -t auto / -u auto: follow what the container binds.
+  portfwd::AutoForwarder auto_forwarder(loop, agent, *binder, cfg.guest, o.ipv6_listeners);
+  if (o.port_specs.mode('t') == portfwd::Mode::auto_) auto_forwarder.enable(portfwd::Proto::tcp);
+  if (o.port_specs.mode('u') == portfwd::Mode::auto_) auto_forwarder.enable(portfwd::Proto::udp);
+  auto_forwarder.scan();
   std::atomic<bool> loop_done{false};
   std::unique_ptr<portfwd::ForwardRegistry> registry;
   std::unique_ptr<portfwd::ApiServer> api;

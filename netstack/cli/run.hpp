@@ -22,6 +22,8 @@ struct RunOptions {
   int ready_fd = -1;
   std::string api_socket;
   portfwd::PortSpecs port_specs;
+  // A port spec without an address listens on IPv6 ("::", v6-only) too.
+  bool ipv6_listeners = true;
   // Connections and datagrams the container sends to this address go to the
   // host's 127.0.0.1 instead (pasta's --map-guest-addr).
   std::optional<wire::Ip4> map_to_loopback;

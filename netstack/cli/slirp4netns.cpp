@@ -40,7 +40,8 @@ void print_help(const char* prog) {
       "--target-type=TYPE       specify the target type ([netns], default=netns)\n"
       "-a, --api-socket=PATH    specify API socket path\n"
       "-t, --tcp-ports=SPEC     (ferry) publish container TCP ports, pasta syntax: 8080:80, 127.0.0.1/2222:22,\n"
-      "                         1000-1010, ~1005 (IPv4 listeners for now)\n"
+      "                         1000-1010, ~1005; without an address on IPv4 and IPv6\n"
+      "-u, --udp-ports=SPEC     (ferry) publish container UDP ports, same syntax\n"
       "--resolv-conf=PATH       (ferry) read upstream DNS servers from PATH (default=/etc/resolv.conf)\n"
       "--debug                  (ferry) log debug messages\n"
       "-h, --help               show this help and exit\n"
@@ -94,6 +95,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       {"enable-seccomp", no_argument, nullptr, kSeccomp},
       {"api-socket", required_argument, nullptr, 'a'},
       {"tcp-ports", required_argument, nullptr, 't'},
+      {"udp-ports", required_argument, nullptr, 'u'},
       {"enable-ipv6", no_argument, nullptr, '6'},
       {"outbound-addr", required_argument, nullptr, kOutbound},
       {"outbound-addr6", required_argument, nullptr, kOutbound6},
@@ -103,7 +105,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
   };
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":ce:r:m:a:t:6hv", opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, ":ce:r:m:a:t:u:6hv", opts, nullptr)) != -1) {
     switch (c) {
       case 'c': configure = true; break;
       case 'e':
@@ -136,7 +138,8 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
         break;
       case 'a': o.api_socket = optarg; break;
       case 't':
-        if (auto r = o.port_specs.add('t', optarg); !r) usage_error(prog, r.error());
+      case 'u':
+        if (auto r = o.port_specs.add(char(c), optarg); !r) usage_error(prog, r.error());
         break;
       case '6': usage_error(prog, "--enable-ipv6 is not supported by this version of ferry (IPv4 only)");
       case kOutbound:

@@ -25,6 +25,7 @@ std::string Counters::format(size_t tcp_flows, size_t dgram_flows) const {
   line("tcp_bytes_to_container", tcp_bytes_to_container);
   line("dgram_flows_active", dgram_flows);
   line("udp_flows_opened", udp_flows_opened);
+  line("udp_flows_inbound", udp_flows_inbound);
   line("udp_flows_expired", udp_flows_expired);
   line("udp_datagrams_out", udp_datagrams_out);
   line("udp_datagrams_in", udp_datagrams_in);

@@ -17,7 +17,7 @@ struct Counters {
   uint64_t tcp_flows_opened = 0, tcp_flows_inbound = 0, tcp_flows_closed = 0, tcp_connect_refused = 0, tcp_connect_unreachable = 0;
   uint64_t tcp_resets_to_container = 0, tcp_resets_to_host = 0, tcp_retransmits = 0, tcp_partial_writes = 0;
   uint64_t tcp_bytes_to_host = 0, tcp_bytes_to_container = 0;
-  uint64_t udp_flows_opened = 0, udp_flows_expired = 0, udp_datagrams_out = 0, udp_datagrams_in = 0;
+  uint64_t udp_flows_opened = 0, udp_flows_inbound = 0, udp_flows_expired = 0, udp_datagrams_out = 0, udp_datagrams_in = 0;
   uint64_t dns_queries = 0, fragments_in = 0, datagrams_reassembled = 0;
   std::array<uint64_t, size_t(wire::Drop::count_)> drops{};
 

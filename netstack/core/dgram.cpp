@@ -97,6 +97,34 @@ void Dgram::on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_
   else ++ctx_.ctr.udp_datagrams_out;
 }
 
+void Dgram::on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
+                       const std::function<int()>& make_socket) {
+  if (payload.size() > Emitter::kMaxL4 - wire::UdpHdr::kLen) {
+    ctx_.ctr.drop(wire::Drop::datagram_too_long);
+    return;
+  }
+  const FlowKey key{ctx_.cfg.guest.v, from.addr.v, guest_port, from.port, wire::Ip4Hdr::kUdp};
+  int32_t slot = index_.find(key);
+  if (slot == FlowIndex::kEmpty) {
+    const int fd = make_socket();
+    if (fd < 0) {
+      ctx_.ctr.drop(wire::Drop::udp_send_failed);
+      return;
+    }
+    slot = open_flow(key, false, false, fd, now_ms);
+    ++ctx_.ctr.udp_flows_inbound;
+  }
+  flows_[size_t(slot)].last_active_ms = now_ms;
+  uint8_t* base = batch_[0].data();
+  std::memcpy(base + Emitter::kL4Off + wire::UdpHdr::kLen, payload.data(), payload.size());
+  wire::UdpHdr uh{from.port, guest_port, uint16_t(payload.size() + wire::UdpHdr::kLen), 0};
+  uh.emit(base + Emitter::kL4Off);
+  Emitter::Opts o;
+  o.csum_field = 6;
+  ctx_.out.send_ipv4_from(base, from.addr, ctx_.cfg.guest, wire::Ip4Hdr::kUdp, payload.size() + wire::UdpHdr::kLen, o);
+  ++ctx_.ctr.udp_datagrams_in;
+}
+
 void Dgram::on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, uint64_t now_ms) {
   auto h = wire::IcmpHdr::parse(icmp);
   if (!h) {

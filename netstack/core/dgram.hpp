@@ -17,6 +17,7 @@
 #include "netstack/core/flow_index.hpp"
 #include "netstack/wire/ipv4.hpp"
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -44,6 +45,14 @@ class Dgram {
   void on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> udp, uint64_t now_ms);
   // An echo request to an address other than ours (the caller answers those).
   void on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, uint64_t now_ms);
+  // The tap path of a published UDP port: a datagram of the host client
+  // `from` for the container's guest_port. The first one of a client opens
+  // the flow on the socket make_socket() returns (connected to the client,
+  // bound to the published address; the flow then owns it), so the
+  // container's replies go back to that client and its later datagrams come
+  // through the flow's socket.
+  void on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
+                  const std::function<int()>& make_socket);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   // Expires idle flows; returns nothing, call about once a second.
   void on_timer(uint64_t now_ms);

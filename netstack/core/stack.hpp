@@ -46,6 +46,11 @@ class Stack {
   bool open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
     return tcp_.open_inbound(fd, from, guest_port, now_ms);
   }
+  // The tap path of a published UDP port (see Dgram::on_inbound).
+  void udp_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
+                   const std::function<int()>& make_socket) {
+    dgram_.on_inbound(from, guest_port, payload, now_ms, make_socket);
+  }
   // End of a batch of events: serves sockets whose receive budget ran out,
   // sends coalesced ACKs.
   void flush(uint64_t now_ms) {

@@ -38,7 +38,23 @@ uint64_t monotonic_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
+// The signals the loop serves through its signalfd. They are blocked from
+// the loop's construction on, before any other thread (the API server's)
+// starts and inherits the mask: a signal the kernel hands to a thread that
+// does not block it would take its default action (end the process).
+static sigset_t loop_signals() {
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR1);
+  return mask;
+}
+
 Loop::Loop() : rx_(65536 + 1024) {
+  const sigset_t mask = loop_signals();
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
   io_uring_params p{};
   p.flags = IORING_SETUP_CQSIZE;
   p.cq_entries = 16384;  // ample room so multishot polls are not ended by overflow
@@ -153,13 +169,7 @@ void Loop::handle_signals(core::Stack& stack) {
 int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd, GoneWatch gone) {
   tap_fd_ = tap_fd;
   if (rx_.size() < tap_frame_max) rx_.resize(tap_frame_max);
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGHUP);
-  sigaddset(&mask, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  sigset_t mask = loop_signals();
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   poll_add(signal_fd_, kSignalData, POLLIN, false);
   poll_add(tap_fd_, kTapData, POLLIN, true);
@@ -172,6 +182,8 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
     const uint64_t deadline = stack.next_deadline();
     uint64_t wait_ms = deadline > now ? deadline - now : 0;
     if (tap_pending_ || stack.has_pending()) wait_ms = 0;
+    for (const EventSink* sink : sinks_)
+      if (sink && sink->has_pending()) wait_ms = 0;
     __kernel_timespec ts{};
     ts.tv_sec = int64_t(wait_ms / 1000);
     ts.tv_nsec = int64_t(wait_ms % 1000) * 1000000;

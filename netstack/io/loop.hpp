@@ -43,6 +43,9 @@ class EventSink {
   virtual void on_event(uint64_t token, uint32_t events, uint64_t now_ms) = 0;
   // Called once per loop iteration, after events, before sleeping.
   virtual void flush() {}
+  // Work left that no poll will report again (a receive budget ran out):
+  // the loop must not sleep, and calls flush() again at once.
+  virtual bool has_pending() const { return false; }
 };
 
 class Loop {

@@ -18,7 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -143,12 +146,12 @@ ferry::Expected<void, std::string> configure(const std::string& name, const core
 }
 
 struct AgentRequest {
-  uint8_t op;  // kAgentTcpConnect
-  uint8_t pad;
-  uint16_t port;
-  uint32_t addr;  // host byte order
+  uint8_t op;      // kAgentConnect, kAgentListening
+  uint8_t type;    // SOCK_STREAM or SOCK_DGRAM
+  uint16_t len;    // of the address in `addr`
+  sockaddr_storage addr;
 };
-constexpr uint8_t kAgentTcpConnect = 1;
+constexpr uint8_t kAgentConnect = 1, kAgentListening = 2;
 
 // One message with an optional descriptor attached (SCM_RIGHTS); fd < 0
 // sends none.
@@ -195,6 +198,38 @@ void send_fd_reply(int sock, int err, int fd) {
   send_with_fd(sock, &e, sizeof e, err == 0 ? fd : -1);
 }
 
+// The ports with a listening TCP socket (type SOCK_STREAM) or a bound UDP
+// socket (SOCK_DGRAM) in this network namespace, IPv4 and IPv6, from
+// /proc/net/{tcp,udp}{,6} (the agent's /proc/net is the container's): a
+// 65536-bit map, sent as one reply.
+void send_listening(int sock, uint8_t type) {
+  std::vector<uint8_t> bits(65536 / 8);
+  const bool tcp = type == SOCK_STREAM;
+  for (const char* file : tcp ? std::array{"/proc/net/tcp", "/proc/net/tcp6"} : std::array{"/proc/net/udp", "/proc/net/udp6"}) {
+    FILE* f = fopen(file, "re");
+    if (!f) continue;
+    char line[512];
+    if (!fgets(line, sizeof line, f)) {  // header
+      fclose(f);
+      continue;
+    }
+    while (fgets(line, sizeof line, f)) {
+      // "  sl  local_address rem_address   st ...": local is HEX:PORT.
+      char local[64], remote[64];
+      unsigned st = 0;
+      if (sscanf(line, " %*u: %63s %63s %x", local, remote, &st) != 3) continue;
+      // TCP: LISTEN (0x0a). UDP: unconnected (state 07, CLOSE).
+      if (st != (tcp ? 0x0au : 0x07u)) continue;
+      const char* colon = strrchr(local, ':');
+      if (!colon) continue;
+      const unsigned long port = strtoul(colon + 1, nullptr, 16);
+      if (port > 0 && port < 65536) bits[port / 8] |= uint8_t(1u << (port % 8));
+    }
+    fclose(f);
+  }
+  send_with_fd(sock, bits.data(), bits.size(), -1);
+}
+
 // The agent's loop, inside the container's namespaces: one request, one
 // reply, until ferry goes away.
 [[noreturn]] void serve_agent(int sock) {
@@ -209,20 +244,22 @@ void send_fd_reply(int sock, int err, int fd) {
       if (errno == EINTR) continue;
       _exit(0);
     }
-    if (size_t(n) != sizeof req || req.op != kAgentTcpConnect) {
+    if (size_t(n) == sizeof req && req.op == kAgentListening) {
+      send_listening(sock, req.type);
+      continue;
+    }
+    const int family = req.addr.ss_family;
+    if (size_t(n) != sizeof req || req.op != kAgentConnect || (family != AF_INET && family != AF_INET6) ||
+        (req.type != SOCK_STREAM && req.type != SOCK_DGRAM) || req.len > sizeof req.addr) {
       send_fd_reply(sock, EINVAL, -1);
       continue;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(family, req.type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       send_fd_reply(sock, errno, -1);
       continue;
     }
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(req.port);
-    sa.sin_addr.s_addr = htonl(req.addr);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&req.addr), req.len) < 0 && errno != EINPROGRESS) {
       send_fd_reply(sock, errno, -1);
     } else {
       send_fd_reply(sock, 0, fd);
@@ -300,9 +337,14 @@ NsAgent::~NsAgent() {
   }
 }
 
-ferry::Expected<int, int> NsAgent::tcp_connect(wire::Ip4 addr, uint16_t port) {
+ferry::Expected<int, int> NsAgent::connect(int type, const sockaddr* addr, socklen_t len) {
   if (sock_ < 0) return ferry::unexpected(ENOTCONN);
-  AgentRequest req{kAgentTcpConnect, 0, port, addr.v};
+  AgentRequest req{};
+  req.op = kAgentConnect;
+  req.type = uint8_t(type);
+  if (len > sizeof req.addr) return ferry::unexpected(EINVAL);
+  req.len = uint16_t(len);
+  std::memcpy(&req.addr, addr, len);
   if (send(sock_, &req, sizeof req, MSG_NOSIGNAL) != sizeof req) return ferry::unexpected(errno);
   int32_t err = 0;
   int fd = -1;
@@ -313,6 +355,29 @@ ferry::Expected<int, int> NsAgent::tcp_connect(wire::Ip4 addr, uint16_t port) {
   }
   if (err != 0) return ferry::unexpected(int(err));
   if (fd < 0) return ferry::unexpected(EPROTO);
-  return fd;}
+  return fd;
+}
+
+ferry::Expected<int, int> NsAgent::tcp_connect(wire::Ip4 addr, uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(addr.v);
+  return connect(SOCK_STREAM, reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+}
+
+ferry::Expected<std::vector<uint8_t>, int> NsAgent::listening(int type) {
+  if (sock_ < 0) return ferry::unexpected(ENOTCONN);
+  AgentRequest req{};
+  req.op = kAgentListening;
+  req.type = uint8_t(type);
+  if (send(sock_, &req, sizeof req, MSG_NOSIGNAL) != sizeof req) return ferry::unexpected(errno);
+  std::vector<uint8_t> bits(65536 / 8);
+  int fd = -1;
+  const ssize_t n = recv_with_fd(sock_, bits.data(), bits.size(), fd);
+  if (fd >= 0) close(fd);
+  if (n != ssize_t(bits.size())) return ferry::unexpected(n < 0 ? errno : EPROTO);
+  return bits;
+}
 
 }  // namespace ferry::io

@@ -21,7 +21,11 @@
 
 #include <optional>
 #include <string>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
 
 namespace ferry::io {
 
@@ -57,6 +61,12 @@ class NsAgent {
   // a connect to addr:port started (completion shows as writability), or
   // the errno of the failure.
   ferry::Expected<int, int> tcp_connect(wire::Ip4 addr, uint16_t port);
+  // The same for any family and SOCK_STREAM or SOCK_DGRAM (a UDP socket is
+  // connected at once).
+  ferry::Expected<int, int> connect(int type, const sockaddr* addr, socklen_t len);
+  // Ports with a listening TCP (SOCK_STREAM) or bound, unconnected UDP
+  // (SOCK_DGRAM) socket in the container, IPv4 or IPv6: a bit per port.
+  ferry::Expected<std::vector<uint8_t>, int> listening(int type);
   pid_t pid() const { return pid_; }
 
  private:

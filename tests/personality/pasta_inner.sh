@@ -25,9 +25,10 @@ socat "TCP-LISTEN:$host_port,bind=127.0.0.1,reuseaddr,fork" SYSTEM:"echo hello-f
 ft_on_exit "ft_kill $!"
 ft_wait_for ft_listening "$host_port"
 pub=$(ft_free_port)
+upub=$(ft_free_port)
 set +e
 "$PASTA" --config-net -a 10.77.0.2 -n 24 -g 10.77.0.1 --resolv-conf "$RESOLV" --pid "$FT_TMP/pasta1.pid" \
-  -t "127.0.0.1/$pub-$pub:8080-8080" --dns-forward 169.254.1.1 -u none -T none -U none \
+  -t "127.0.0.1/$pub-$pub:8080-8080" --dns-forward 169.254.1.1 -u "$upub:8053" -T none -U none \
   --quiet --netns "$NS" --map-guest-addr 169.254.1.2 >"$FT_TMP/out1" 2>&1
 rc=$?
 set -e
@@ -50,6 +51,10 @@ ft_on_exit "ft_kill $!"
 ft_wait_for in_ns sh -c 'ss -Htln "sport = :8080" | grep -q .'
 ft_expect_eq "-t 127.0.0.1/$pub-$pub:8080-8080 reaches the container" "hello-from-ctr" \
   "$(socat -T 5 - "TCP:127.0.0.1:$pub" </dev/null 2>&1)"
+nsenter --net="$NS" "$NETTOOL" udp-serve 127.0.0.1 8053 &
+ft_on_exit "ft_kill $!"
+ft_wait_for in_ns sh -c 'ss -Hunl "sport = :8053" | grep -q .'
+ft_check "-u $upub:8053 reaches the container's UDP service" "$NETTOOL" udp-roundtrip 127.0.0.1 "$upub" 10
 drop_ns
 ft_check "pasta quits when the netns file is removed" ft_wait_for gone "$pid"
 
@@ -91,6 +96,6 @@ err=$("$PASTA" --config-net -a 10.79.0.2 -n 24 -g 10.79.0.1 --quiet --netns "$FT
 rc=$?
 set -e
 ft_check "a missing netns: non-zero ($rc) naming it ($err)" sh -c "[ $rc -ne 0 ] && echo '$err' | grep -q missing"
-err=$("$PASTA" --config-net -a 10.79.0.2 -n 24 -g 10.79.0.1 -u 53 --netns "$FT_TMP/netns/x" 2>&1 || true)
-ft_check "-u with ports says UDP forwarding is not implemented ($err)" grep -q -- '-u 53: UDP port forwarding is not implemented' <<<"$err"
+err=$("$PASTA" --config-net -a 10.79.0.2 -n 24 -g 10.79.0.1 -u 70000 --netns "$FT_TMP/netns/x" 2>&1 || true)
+ft_check "a malformed -u spec is refused naming it ($err)" grep -q -- "-u: .*70000" <<<"$err"
 ft_done

@@ -16,6 +16,12 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
   concurrent-echo HOST PORT N  N connections open at once, each echoing 64 KiB intact
   hold-echo HOST PORT SECS     opens a connection, echoes once, waits SECS, echoes again
   serve-peer PORT              TCP server on 0.0.0.0: tells each client its address, then echoes
+  udp-serve ADDR PORT          UDP echo server on ADDR; answers "whoami" with the sender's "ip port"
+  udp-whoami HOST PORT         asks a udp-serve server how it sees us; prints "ip port"
+  udp-transfer HOST PORT BYTES SIZE
+                               BYTES in SIZE-byte datagrams echoed by udp-serve, a few in
+                               flight; every echo verified; prints retransmissions
+  udp-clients HOST PORT N      N sockets at once, each 10 verified round trips
 """
 import os
 import socket
@@ -245,6 +251,98 @@ def serve_peer(port):
         threading.Thread(target=handle, args=(c, a), daemon=True).start()
 
 
+def udp_socket(host):
+    return socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+
+
+def udp_serve(addr, port):
+    s = udp_socket(addr)
+    s.bind((addr, port))
+    while True:
+        d, a = s.recvfrom(65535)
+        if d == b"whoami":
+            s.sendto(f"{a[0]} {a[1]}".encode(), a)
+        else:
+            s.sendto(d, a)
+
+
+def udp_whoami(host, port):
+    s = udp_socket(host)
+    s.settimeout(1)
+    for attempt in range(5):
+        s.sendto(b"whoami", (host, port))
+        try:
+            print(s.recv(200).decode())
+            return
+        except socket.timeout:
+            continue
+    sys.exit("no answer to whoami")
+
+
+def udp_payload(seq, size):
+    head = struct.pack("!Q", seq)
+    body = (head * (size // 8 + 1))[: size - 8]
+    return head + body
+
+
+def udp_transfer(host, port, total, size):
+    s = udp_socket(host)
+    s.connect((host, port))
+    s.settimeout(0.5)
+    n = (total + size - 1) // size
+    window = max(1, min(4, 120000 // size))  # what udp-serve's receive buffer holds
+    outstanding = {}
+    nxt = done = retrans = 0
+    deadline = time.time() + 600
+    while done < n:
+        while nxt < n and len(outstanding) < window:
+            s.send(udp_payload(nxt, size))
+            outstanding[nxt] = time.time()
+            nxt += 1
+        try:
+            d = s.recv(65535)
+        except socket.timeout:
+            if time.time() > deadline:
+                sys.exit(f"udp-transfer: gave up after {done}/{n} datagrams")
+            for q in list(outstanding):
+                s.send(udp_payload(q, size))
+                retrans += 1
+            continue
+        seq = struct.unpack("!Q", d[:8])[0]
+        if d != udp_payload(seq, size):
+            sys.exit(f"udp-transfer: datagram {seq} came back damaged ({len(d)} bytes)")
+        if seq in outstanding:
+            del outstanding[seq]
+            done += 1
+    print(f"{n} datagrams of {size} bytes echoed intact, {retrans} retransmitted")
+
+
+def udp_clients(host, port, n):
+    socks = []
+    for i in range(n):
+        s = udp_socket(host)
+        s.connect((host, port))
+        s.settimeout(2)
+        socks.append(s)
+    for rnd in range(10):
+        for i, s in enumerate(socks):
+            s.send(f"client {i} round {rnd}".encode())
+        for i, s in enumerate(socks):
+            want = f"client {i} round {rnd}".encode()
+            for attempt in range(3):
+                try:
+                    d = s.recv(200)
+                except socket.timeout:
+                    s.send(want)
+                    continue
+                if d == want:
+                    break
+                sys.exit(f"client {i}: got {d!r}, wanted {want!r}")
+            else:
+                sys.exit(f"client {i} round {rnd}: no answer")
+    print(f"{n} clients x 10 round trips ok")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
@@ -263,6 +361,10 @@ def main():
         "concurrent-echo": (concurrent_echo, [str, int, int]),
         "hold-echo": (hold_echo, [str, int, float]),
         "serve-peer": (serve_peer, [int]),
+        "udp-serve": (udp_serve, [str, int]),
+        "udp-whoami": (udp_whoami, [str, int]),
+        "udp-transfer": (udp_transfer, [str, int, int, int]),
+        "udp-clients": (udp_clients, [str, int, int]),
     }
     if cmd not in table or len(args) != len(table[cmd][1]):
         sys.exit(__doc__)

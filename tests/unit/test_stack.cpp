@@ -109,6 +109,46 @@ TEST_F(StackTest, UdpFlowRoundTrip) {
   EXPECT_EQ(a.ip.src, kRemote);
 }
 
+// The tap path of a published UDP port: a host client's datagram opens a
+// flow on the socket the forwarder made; the container's replies go back out
+// of that socket; the next datagram of the same client reuses the flow.
+TEST_F(StackTest, InboundUdpOpensAFlowAndRepliesReturnThroughIt) {
+  const core::SockAddr4 client{wire::Ip4(198, 18, 0, 2), 40000};
+  int made = 0;
+  auto make = [&] {
+    ++made;
+    return host.udp_open(client);
+  };
+  const std::string q = "query";
+  stack->udp_inbound(client, 53, {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now, make);
+  EXPECT_EQ(made, 1);
+  Seen a = out();
+  EXPECT_TRUE(a.l4_checksum_ok);
+  EXPECT_EQ(a.ip.src, client.addr);
+  EXPECT_EQ(a.ip.dst, kGuest);
+  EXPECT_EQ(a.udp->sport, 40000);
+  EXPECT_EQ(a.udp->dport, 53);
+  EXPECT_EQ(a.payload, "query");
+  stack->udp_inbound(client, 53, {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now, make);
+  EXPECT_EQ(made, 1) << "same client, same flow";
+  out();
+  // The container answers: out of the flow's socket, to nobody else.
+  in(fb.udp(kGuest, client.addr, 53, 40000, "answer"));
+  const int fd = host.last_fd();
+  ASSERT_EQ(host.sock(fd).dgrams_out.size(), 1u);
+  EXPECT_EQ(host.sock(fd).dgrams_out[0], "answer");
+  EXPECT_EQ(host.socks.size(), 1u) << "no outbound flow opened for the reply";
+  EXPECT_EQ(stack->counters().udp_flows_inbound, 1u);
+}
+
+TEST_F(StackTest, InboundUdpWithoutASocketIsCountedNotSent) {
+  const std::string q = "x";
+  stack->udp_inbound({wire::Ip4(198, 18, 0, 2), 1}, 53, {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now,
+                     [] { return -24; });
+  EXPECT_TRUE(tap.frames.empty());
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::udp_send_failed), 1u);
+}
+
 TEST_F(StackTest, RepliesAreReceivedInBatchesWithinABudget) {
   in(fb.udp(kGuest, kRemote, 5353, 9999, "q"));
   int fd = host.last_fd();
