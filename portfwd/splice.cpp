@@ -247,11 +247,13 @@ void SpliceForwarder::close_conn(uint32_t slot, bool reset) {
   --active_conns_;
 }
 
-std::vector<Endpoint> forward_targets(const Listener& l, wire::Ip4 guest4) {
+std::vector<Endpoint> forward_targets(const Listener& l, wire::Ip4 guest4, const wire::Ip6& guest6) {
   const uint16_t port = l.guest_port;
-  if (!l.guest_addr.is_v4() || l.guest_addr.to_v4().to_uint() != guest4.v) return {Endpoint::from(l.guest_addr, port)};
+  const bool to_guest4 = l.guest_addr.is_v4() && l.guest_addr.to_v4().to_uint() == guest4.v;
+  const bool to_guest6 = l.guest_addr.is_v6() && std::memcmp(l.guest_addr.to_v6().to_bytes().data(), guest6.b, 16) == 0;
+  if (!to_guest4 && !to_guest6) return {Endpoint::from(l.guest_addr, port)};
   std::vector<Endpoint> t;
-  if (l.host_addr.is_v6()) {
+  if (l.host_addr.is_v6() || to_guest6) {
     static constexpr uint8_t kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     t.push_back(Endpoint::v6(kLoop6, port));
   }
@@ -268,11 +270,11 @@ Expected<Binder::Handle, std::string> SpliceBinder::open(const portfwd::Listener
   const Endpoint bind = Endpoint::from(l.host_addr, l.host_port);
   const bool tap_ok = l.guest_addr.is_v4() && l.guest_addr.to_v4().to_uint() == guest4_.v;
   if (l.proto == Proto::udp) {
-    auto id = udp_.add(bind, l.v6only, forward_targets(l, guest4_), tap_ok);
+    auto id = udp_.add(bind, l.v6only, forward_targets(l, guest4_, guest6_), tap_ok);
     if (!id) return unexpected(id.error());
     return kUdpHandle | *id;
   }
-  auto id = tcp_.add_tcp(bind, l.v6only, forward_targets(l, guest4_), tap_ok);
+  auto id = tcp_.add_tcp(bind, l.v6only, forward_targets(l, guest4_, guest6_), tap_ok);
   if (!id) return unexpected(id.error());
   return Binder::Handle(*id);
 }

@@ -113,14 +113,18 @@ class UdpForwarder;
 // services bound to 127.0.0.1 or ::1 are reached), an IPv6 listener's then
 // IPv4 too (a container without IPv6 still serves an IPv6 listener), then
 // the guest address. A forward to any other address goes only there.
-std::vector<Endpoint> forward_targets(const Listener& l, wire::Ip4 guest4);
+// (guest6 is the address the API shows for the guest's IPv6 half; the
+// container picks its own by SLAAC, so a forward to it goes to the
+// container's loopback first too.)
+std::vector<Endpoint> forward_targets(const Listener& l, wire::Ip4 guest4, const wire::Ip6& guest6);
 
 // The data plane's Binder (api.hpp) behind the slirp4netns API and the
 // command line: TCP through the SpliceForwarder, UDP through the
 // UdpForwarder, IPv4 and IPv6 listeners.
 class SpliceBinder : public Binder {
  public:
-  SpliceBinder(SpliceForwarder& tcp, UdpForwarder& udp, wire::Ip4 guest4) : tcp_(tcp), udp_(udp), guest4_(guest4) {}
+  SpliceBinder(SpliceForwarder& tcp, UdpForwarder& udp, wire::Ip4 guest4, const wire::Ip6& guest6)
+      : tcp_(tcp), udp_(udp), guest4_(guest4), guest6_(guest6) {}
   Expected<Handle, std::string> open(const portfwd::Listener& l) override;
   void close(Handle h) override;
 
@@ -128,6 +132,7 @@ class SpliceBinder : public Binder {
   SpliceForwarder& tcp_;
   UdpForwarder& udp_;
   wire::Ip4 guest4_;
+  wire::Ip6 guest6_;
 };
 
 }  // namespace ferry::portfwd

@@ -67,8 +67,8 @@ class TapWriter : public core::TapOut {
 // container used in its flows, so replies still come from that address.
 class MappingHost : public core::Host {
  public:
-  MappingHost(core::Host& inner, wire::Ip4 from) : in_(inner), from_(from) {}
-  int tcp_connect(core::SockAddr4 dst) override { return in_.tcp_connect(map(dst)); }
+  MappingHost(core::Host& inner, wire::Ip4 from) : in_(inner), from_(wire::Ip6::mapped(from)) {}
+  int tcp_connect(core::SockAddr dst) override { return in_.tcp_connect(map(dst)); }
   int adopt_tcp(int fd) override { return in_.adopt_tcp(fd); }
   int connect_result(int fd) override { return in_.connect_result(fd); }
   ssize_t send(int fd, const uint8_t* p, size_t n) override { return in_.send(fd, p, n); }
@@ -78,20 +78,20 @@ class MappingHost : public core::Host {
   size_t send_space(int fd) override { return in_.send_space(fd); }
   void shutdown_write(int fd) override { in_.shutdown_write(fd); }
   void close(int fd, bool reset) override { in_.close(fd, reset); }
-  int udp_open(core::SockAddr4 dst) override { return in_.udp_open(map(dst)); }
-  int icmp_open(wire::Ip4 dst) override { return in_.icmp_open(dst == from_ ? wire::Ip4(127, 0, 0, 1) : dst); }
+  int udp_open(core::SockAddr dst) override { return in_.udp_open(map(dst)); }
+  int icmp_open(const wire::Ip6& dst) override { return in_.icmp_open(map({dst, 0}).addr); }
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override { return in_.dgram_send(fd, p, n); }
   int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override { return in_.dgram_recv_many(fd, bufs); }
   bool dns_upstream(wire::Ip4& out) override { return in_.dns_upstream(out); }
   void watch(int fd, uint64_t token, bool in, bool out) override { in_.watch(fd, token, in, out); }
 
  private:
-  core::SockAddr4 map(core::SockAddr4 a) const {
-    if (a.addr == from_) a.addr = wire::Ip4(127, 0, 0, 1);
+  core::SockAddr map(core::SockAddr a) const {
+    if (a.addr == from_) a.addr = wire::Ip6::mapped(wire::Ip4(127, 0, 0, 1));
     return a;
   }
   core::Host& in_;
-  wire::Ip4 from_;
+  wire::Ip6 from_;
 };
 
 // See Loop::GoneWatch: a pidfd for --netns-type=pid, inotify on the netns
@@ -155,7 +155,7 @@ int run(RunOptions& o) {
   // -t/-u and the API socket.
   portfwd::SpliceForwarder forwarder(loop, agent);
   portfwd::UdpForwarder udp_forwarder(loop, agent);
-  auto binder = std::make_shared<portfwd::SpliceBinder>(forwarder, udp_forwarder, cfg.guest);
+  auto binder = std::make_shared<portfwd::SpliceBinder>(forwarder, udp_forwarder, cfg.guest, cfg.guest6);
   // Clients not on the host's loopback take the tap path, so the container
   // sees their address; the host itself (on its own address) shows as the
   // gateway, as does anything claiming an address inside the virtual subnet.
@@ -223,6 +223,11 @@ int run(RunOptions& o) {
         std::chrono::seconds(5));
     portfwd::ApiConfig api_cfg;
     api_cfg.guest4 = boost::asio::ip::address_v4(cfg.guest.v);
+    if (cfg.ipv6) {
+      boost::asio::ip::address_v6::bytes_type b;
+      std::memcpy(b.data(), cfg.guest6.b, 16);
+      api_cfg.guest6 = boost::asio::ip::address_v6(b);
+    }
     registry = std::make_unique<portfwd::ForwardRegistry>(api_cfg, *posting);
     auto server = portfwd::ApiServer::start(
         {o.api_socket}, [&registry](std::string_view req) { return registry->handle(req); });

@@ -21,7 +21,7 @@ namespace {
 
 // Podman greps this text for flags before passing them: list only flags that
 // ferry really implements (not --enable-sandbox, --enable-seccomp,
-// --enable-ipv6, --outbound-addr: see docs/integration.md).
+// --outbound-addr: see docs/integration.md).
 void print_help(const char* prog) {
   std::printf(
       "Usage: %s [OPTION]... PID|PATH [TAPNAME]\n"
@@ -33,6 +33,7 @@ void print_help(const char* prog) {
       "-m, --mtu=MTU            specify MTU (default=1500, max=65521)\n"
       "--cidr=CIDR              specify network address CIDR (default=10.0.2.0/24)\n"
       "--disable-host-loopback  prohibit connecting to 127.0.0.1:* on the host namespace\n"
+      "-6, --enable-ipv6        enable IPv6 (fd00::/64 by router advertisement; gateway fd00::2, DNS fd00::3)\n"
       "--netns-type=TYPE        specify network namespace type ([path|pid], default=pid)\n"
       "--userns-path=PATH       specify user namespace path\n"
       "--disable-dns            disable built-in DNS (10.0.2.3 by default)\n"
@@ -141,7 +142,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       case 'u':
         if (auto r = o.port_specs.add(char(c), optarg); !r) usage_error(prog, r.error());
         break;
-      case '6': usage_error(prog, "--enable-ipv6 is not supported by this version of ferry (IPv4 only)");
+      case '6': cfg.ipv6 = true; break;
       case kOutbound:
       case kOutbound6: usage_error(prog, std::string(argv[optind - 1]) + " is not supported by this version of ferry");
       case 'h': print_help(prog); return 0;

@@ -14,6 +14,19 @@ std::optional<wire::Ip4> parse_ip4(std::string_view s) {
   return wire::Ip4(ntohl(a.s_addr));
 }
 
+std::optional<wire::Ip6> parse_ip6(std::string_view s) {
+  std::string str(s);
+  wire::Ip6 a;
+  if (inet_pton(AF_INET6, str.c_str(), a.b) != 1) return std::nullopt;
+  return a;
+}
+
+std::string to_string(const wire::Ip6& a) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, a.b, buf, sizeof buf);
+  return buf;
+}
+
 std::optional<wire::Mac> parse_mac(std::string_view s) {
   wire::Mac m;
   if (s.size() != 17) return std::nullopt;

@@ -7,6 +7,7 @@
 #include "netstack/wire/bytes.hpp"
 
 #include "common/expected.hpp"
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,29 @@ struct NetConfig {
   // Where DNS queries to `dns` go: nameservers read from this file.
   std::string resolv_conf = "/etc/resolv.conf";
 
+  // IPv6 (--enable-ipv6), slirp4netns's plan: prefix fd00::/64, gateway ::2,
+  // DNS ::3; the container configures itself by SLAAC from our router
+  // advertisements (sent from the gateway's link-local address fe80::2),
+  // so its address is its own choice inside the prefix; guest6 (::100) is
+  // what the API shows for IPv6 forwards.
+  bool ipv6 = false;
+  wire::Ip6 prefix6 = ip6_of(0xfd00, 0);
+  wire::Ip6 gateway6 = ip6_of(0xfd00, 2);
+  wire::Ip6 dns6 = ip6_of(0xfd00, 3);
+  wire::Ip6 guest6 = ip6_of(0xfd00, 0x100);
+  wire::Ip6 gateway_ll = ip6_of(0xfe80, 2);
+
+  // first16::last16, e.g. ip6_of(0xfd00, 2) is fd00::2.
+  static wire::Ip6 ip6_of(uint16_t first, uint16_t last) {
+    wire::Ip6 a;
+    wire::store16(a.b, first);
+    wire::store16(a.b + 14, last);
+    return a;
+  }
+  bool in_prefix6(const wire::Ip6& a) const { return std::memcmp(a.b, prefix6.b, 8) == 0; }
+  // The addresses ferry itself answers for on IPv6.
+  bool is_ours6(const wire::Ip6& a) const { return a == gateway6 || a == dns6 || a == gateway_ll; }
+
   bool in_subnet(wire::Ip4 a) const { return prefix == 0 || (a.v >> (32 - prefix)) == (network.v >> (32 - prefix)); }
   wire::Ip4 netmask() const { return wire::Ip4(prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix)); }
 };
@@ -39,6 +63,8 @@ struct NetConfig {
 ferry::Expected<void, std::string> apply_cidr(NetConfig& cfg, std::string_view cidr);
 
 std::optional<wire::Ip4> parse_ip4(std::string_view s);
+std::optional<wire::Ip6> parse_ip6(std::string_view s);
+std::string to_string(const wire::Ip6& a);
 std::optional<wire::Mac> parse_mac(std::string_view s);
 std::string to_string(wire::Ip4 a);
 std::string to_string(const wire::Mac& m);

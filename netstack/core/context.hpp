@@ -10,7 +10,18 @@
 
 #include "common/expected.hpp"
 
+#include <span>
+
 namespace ferry::core {
+
+// A parsed IP header of either family, as the protocol modules need it:
+// addresses (IPv4 as ::ffff:a.b.c.d) and the header bytes as received
+// (ICMP errors quote them).
+struct L3 {
+  wire::Ip6 src, dst;
+  bool v6 = false;
+  std::span<const uint8_t> hdr;
+};
 
 // Socket tokens: kind in the top byte, a 24-bit generation (so completions for
 // a reused slot are recognised as stale), the slot in the low 32 bits.
@@ -32,21 +43,39 @@ struct Context {
   // Where a container's packet to dst:port goes on the host (contracts.md 1):
   // the gateway is the host's loopback unless that is disabled; the DNS
   // address on port 53 is the host's resolver; other addresses in the
-  // virtual subnet, loopback, multicast and broadcast go nowhere.
-  ferry::Expected<SockAddr4, wire::Drop> map_destination(wire::Ip4 dst, uint16_t port) {
-    if (dst == cfg.gateway) {
+  // virtual subnet, loopback, multicast and broadcast go nowhere. IPv6 the
+  // same way: the gateway (fd00::2 or its link-local fe80::2) is the host's
+  // ::1, the DNS address fd00::3 the host's (IPv4) resolver; link-local and
+  // the prefix's other addresses go nowhere. `dst` is IPv4-mapped for IPv4.
+  ferry::Expected<SockAddr, wire::Drop> map_destination(const wire::Ip6& dst, uint16_t port) {
+    if (dst.is_v4_mapped()) {
+      const wire::Ip4 d = dst.v4();
+      if (d == cfg.gateway) {
+        if (cfg.disable_host_loopback) return ferry::unexpected(wire::Drop::host_loopback_disabled);
+        return SockAddr::v4(wire::Ip4(127, 0, 0, 1), port);
+      }
+      if (d == cfg.dns) return dns_upstream(port);
+      if (d.is_loopback() || d.is_multicast() || d.is_broadcast() || d.is_unspecified() || cfg.in_subnet(d))
+        return ferry::unexpected(wire::Drop::bad_ip_address);
+      return SockAddr{dst, port};
+    }
+    if (dst == cfg.gateway6 || dst == cfg.gateway_ll) {
       if (cfg.disable_host_loopback) return ferry::unexpected(wire::Drop::host_loopback_disabled);
-      return SockAddr4{wire::Ip4(127, 0, 0, 1), port};
+      wire::Ip6 lo;
+      lo.b[15] = 1;
+      return SockAddr{lo, port};
     }
-    if (dst == cfg.dns) {
-      wire::Ip4 up;
-      if (port != 53 || cfg.disable_dns || !host.dns_upstream(up)) return ferry::unexpected(wire::Drop::not_for_us);
-      return SockAddr4{up, 53};
-    }
-    if (dst.is_loopback() || dst.is_multicast() || dst.is_broadcast() || dst.is_unspecified() ||
-        cfg.in_subnet(dst))
+    if (dst == cfg.dns6) return dns_upstream(port);
+    if (dst.is_loopback() || dst.is_multicast() || dst.is_unspecified() || dst.is_link_local() ||
+        cfg.in_prefix6(dst))
       return ferry::unexpected(wire::Drop::bad_ip_address);
-    return SockAddr4{dst, port};
+    return SockAddr{dst, port};
+  }
+
+  ferry::Expected<SockAddr, wire::Drop> dns_upstream(uint16_t port) {
+    wire::Ip4 up;
+    if (port != 53 || cfg.disable_dns || !host.dns_upstream(up)) return ferry::unexpected(wire::Drop::not_for_us);
+    return SockAddr::v4(up, 53);
   }
 };
 

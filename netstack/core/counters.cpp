@@ -30,6 +30,8 @@ std::string Counters::format(size_t tcp_flows, size_t dgram_flows) const {
   line("udp_datagrams_out", udp_datagrams_out);
   line("udp_datagrams_in", udp_datagrams_in);
   line("dns_queries", dns_queries);
+  line("ndp_adverts", ndp_adverts);
+  line("router_adverts", router_adverts);
   line("arp_replies", arp_replies);
   line("icmp_echo_local", icmp_echo_local);
   line("icmp_echo_forwarded", icmp_echo_forwarded);

@@ -13,7 +13,7 @@ namespace ferry::core {
 
 struct Counters {
   uint64_t frames_in = 0, frames_out = 0, bytes_in = 0, bytes_out = 0;
-  uint64_t arp_replies = 0, icmp_echo_local = 0, icmp_echo_forwarded = 0;
+  uint64_t arp_replies = 0, ndp_adverts = 0, router_adverts = 0, icmp_echo_local = 0, icmp_echo_forwarded = 0;
   uint64_t tcp_flows_opened = 0, tcp_flows_inbound = 0, tcp_flows_closed = 0, tcp_connect_refused = 0, tcp_connect_unreachable = 0;
   uint64_t tcp_resets_to_container = 0, tcp_resets_to_host = 0, tcp_retransmits = 0, tcp_partial_writes = 0;
   uint64_t tcp_bytes_to_host = 0, tcp_bytes_to_container = 0;

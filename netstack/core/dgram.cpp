@@ -3,6 +3,7 @@
 #include "netstack/core/icmp.hpp"
 #include "netstack/wire/checksum.hpp"
 #include "netstack/wire/icmp.hpp"
+#include "netstack/wire/ipv6.hpp"
 #include "netstack/wire/udp.hpp"
 
 #include <spdlog/spdlog.h>
@@ -62,22 +63,21 @@ void Dgram::evict_oldest() {
   close_flow(oldest);
 }
 
-void Dgram::on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms) {
+void Dgram::on_udp(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms) {
   auto uh = wire::UdpHdr::parse(seg);
   if (!uh) {
     ctx_.ctr.drop(uh.error());
     return;
   }
   const auto payload = seg.subspan(wire::UdpHdr::kLen, uh->length - wire::UdpHdr::kLen);
-  const FlowKey key{ip.src.v, ip.dst.v, uh->sport, uh->dport, wire::Ip4Hdr::kUdp};
+  const FlowKey key{ip.src, ip.dst, uh->sport, uh->dport, wire::Ip4Hdr::kUdp};
   int32_t slot = index_.find(key);
   if (slot == FlowIndex::kEmpty) {
     auto dst = ctx_.map_destination(ip.dst, uh->dport);
     if (!dst) {
       ctx_.ctr.drop(dst.error());
       if (dst.error() == wire::Drop::host_loopback_disabled)
-        icmp_unreachable(ctx_, wire::IcmpHdr::kAdminProhibited, ip.dst, ip.src,
-                         std::span<const uint8_t>(seg.data() - ip.header_len, ip.header_len + 8u));
+        dest_unreachable(ctx_, ip, seg, wire::IcmpHdr::kAdminProhibited, wire::Icmp6::kAdminProhibited);
       return;
     }
     const int fd = ctx_.host.udp_open(*dst);
@@ -85,7 +85,7 @@ void Dgram::on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_
       ctx_.ctr.drop(wire::Drop::udp_send_failed);
       return;
     }
-    const bool dns = ip.dst == ctx_.cfg.dns;
+    const bool dns = ip.dst == wire::Ip6::mapped(ctx_.cfg.dns) || (ip.v6 && ip.dst == ctx_.cfg.dns6);
     slot = open_flow(key, false, dns, fd, now_ms);
     ++ctx_.ctr.udp_flows_opened;
   }
@@ -103,7 +103,8 @@ void Dgram::on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint
     ctx_.ctr.drop(wire::Drop::datagram_too_long);
     return;
   }
-  const FlowKey key{ctx_.cfg.guest.v, from.addr.v, guest_port, from.port, wire::Ip4Hdr::kUdp};
+  const FlowKey key{wire::Ip6::mapped(ctx_.cfg.guest), wire::Ip6::mapped(from.addr), guest_port, from.port,
+                    wire::Ip4Hdr::kUdp};
   int32_t slot = index_.find(key);
   if (slot == FlowIndex::kEmpty) {
     const int fd = make_socket();
@@ -125,7 +126,7 @@ void Dgram::on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint
   ++ctx_.ctr.udp_datagrams_in;
 }
 
-void Dgram::on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, uint64_t now_ms) {
+void Dgram::on_icmp_echo(const L3& ip, std::span<const uint8_t> icmp, uint64_t now_ms) {
   auto h = wire::IcmpHdr::parse(icmp);
   if (!h) {
     ctx_.ctr.drop(h.error());
@@ -136,7 +137,7 @@ void Dgram::on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, 
     ctx_.ctr.drop(dst.error());
     return;
   }
-  const FlowKey key{ip.src.v, ip.dst.v, h->id, 0, wire::Ip4Hdr::kIcmp};
+  const FlowKey key{ip.src, ip.dst, h->id, 0, ip.v6 ? wire::Ip6Hdr::kIcmp6 : wire::Ip4Hdr::kIcmp};
   int32_t slot = index_.find(key);
   if (slot == FlowIndex::kEmpty) {
     const int fd = ctx_.host.icmp_open(dst->addr);
@@ -164,7 +165,8 @@ void Dgram::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   DgramFlow& f = flows_[slot];
   if (!f.used || f.gen != token_gen(tok)) return;
   (void)events;
-  const wire::Ip4 from(f.key.daddr), to(f.key.caddr);
+  const wire::Ip6 from = f.key.daddr, to = f.key.caddr;
+  const bool v6 = !from.is_v4_mapped();
   // Datagrams land in frame-shaped buffers, after room for the headers, so
   // they go to the tap without a copy: ICMP at the L4 offset, UDP after the
   // UDP header.
@@ -184,14 +186,20 @@ void Dgram::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
         if (len < wire::IcmpHdr::kLen) continue;
         wire::store16(l4 + 4, f.key.cport);  // the container's identifier back
         wire::store16(l4 + 2, 0);
-        wire::store16(l4 + 2, wire::checksum(l4, len));
-        ctx_.out.send_ipv4_from(base, from, to, wire::Ip4Hdr::kIcmp, len, {});
+        if (v6) {
+          const uint64_t ps = wire::pseudo_header_sum6(from, to, wire::Ip6Hdr::kIcmp6, uint32_t(len));
+          wire::store16(l4 + 2, wire::csum_fold(wire::csum_partial(l4, len, ps)));
+          ctx_.out.send_ip_from(base, from, to, wire::Ip6Hdr::kIcmp6, len, {});
+        } else {
+          wire::store16(l4 + 2, wire::checksum(l4, len));
+          ctx_.out.send_ip_from(base, from, to, wire::Ip4Hdr::kIcmp, len, {});
+        }
       } else {
         wire::UdpHdr uh{f.key.dport, f.key.cport, uint16_t(len + wire::UdpHdr::kLen), 0};
         uh.emit(l4);
         Emitter::Opts o;
         o.csum_field = 6;
-        ctx_.out.send_ipv4_from(base, from, to, wire::Ip4Hdr::kUdp, len + wire::UdpHdr::kLen, o);
+        ctx_.out.send_ip_from(base, from, to, wire::Ip4Hdr::kUdp, len + wire::UdpHdr::kLen, o);
         ++ctx_.ctr.udp_datagrams_in;
       }
     }

@@ -42,9 +42,9 @@ class Dgram {
 
   Dgram(Context& ctx, size_t max_flows);
 
-  void on_udp(const wire::Ip4Hdr& ip, std::span<const uint8_t> udp, uint64_t now_ms);
+  void on_udp(const L3& ip, std::span<const uint8_t> udp, uint64_t now_ms);
   // An echo request to an address other than ours (the caller answers those).
-  void on_icmp_echo(const wire::Ip4Hdr& ip, std::span<const uint8_t> icmp, uint64_t now_ms);
+  void on_icmp_echo(const L3& ip, std::span<const uint8_t> icmp, uint64_t now_ms);
   // The tap path of a published UDP port: a datagram of the host client
   // `from` for the container's guest_port. The first one of a client opens
   // the flow on the socket make_socket() returns (connected to the client,

@@ -4,20 +4,30 @@
 // once at start: lookups, inserts and removals never allocate.
 #pragma once
 
+#include "netstack/wire/bytes.hpp"
+
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace ferry::core {
 
+// Addresses of either family: IPv4 as ::ffff:a.b.c.d.
 struct FlowKey {
-  uint32_t caddr = 0, daddr = 0;
+  wire::Ip6 caddr, daddr;
   uint16_t cport = 0, dport = 0;
   uint8_t proto = 0;
-  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+  friend bool operator==(const FlowKey& a, const FlowKey& b) {
+    return a.cport == b.cport && a.dport == b.dport && a.proto == b.proto && a.caddr == b.caddr && a.daddr == b.daddr;
+  }
 };
 
 inline uint64_t hash_key(const FlowKey& k) {
-  uint64_t h = (uint64_t(k.caddr) << 32 | k.daddr) * 0x9e3779b97f4a7c15ull;
+  uint64_t w[4];
+  std::memcpy(w, k.caddr.b, 16);
+  std::memcpy(w + 2, k.daddr.b, 16);
+  uint64_t h = (w[0] ^ w[1] * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+  h ^= (w[2] ^ w[3] * 0xc4ceb9fe1a85ec53ull) * 0x9e3779b97f4a7c15ull;
   h ^= (uint64_t(k.cport) << 24 | uint64_t(k.dport) << 8 | k.proto) * 0xc2b2ae3d27d4eb4full;
   return h ^ (h >> 29);
 }

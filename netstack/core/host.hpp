@@ -20,6 +20,15 @@ struct SockAddr4 {
   uint16_t port = 0;
 };
 
+// A host socket address of either family; IPv4 as ::ffff:a.b.c.d (the form
+// flow keys use), so that one path serves both.
+struct SockAddr {
+  wire::Ip6 addr;
+  uint16_t port = 0;
+  bool is_v4() const { return addr.is_v4_mapped(); }
+  static SockAddr v4(wire::Ip4 a, uint16_t port) { return {wire::Ip6::mapped(a), port}; }
+};
+
 // Events reported to Stack::on_socket (same bits as poll(2)).
 enum : uint32_t {
   kEvIn = 0x001,     // POLLIN
@@ -36,7 +45,7 @@ class Host {
   // --- TCP ------------------------------------------------------------------
   // Starts a non-blocking connect. Returns the socket (completion is reported
   // as kEvOut) or -errno when the connect failed at once.
-  virtual int tcp_connect(SockAddr4 dst) = 0;
+  virtual int tcp_connect(SockAddr dst) = 0;
   // Prepares a connected socket made elsewhere (a published port's accepted
   // connection) for translation, as tcp_connect() prepares its own (peek
   // offsets). 0 or -errno.
@@ -62,8 +71,9 @@ class Host {
   virtual void close(int fd, bool reset) = 0;
 
   // --- Datagrams (UDP, ICMP echo) --------------------------------------------
-  virtual int udp_open(SockAddr4 dst) = 0;   // a connected UDP socket or -errno
-  virtual int icmp_open(wire::Ip4 dst) = 0;  // a connected ICMP echo socket or -errno
+  virtual int udp_open(SockAddr dst) = 0;        // a connected UDP socket or -errno
+  // A connected ICMP (IPv4-mapped dst) or ICMPv6 echo socket, or -errno.
+  virtual int icmp_open(const wire::Ip6& dst) = 0;
   virtual ssize_t dgram_send(int fd, const uint8_t* p, size_t n) = 0;
   // Receives up to bufs.size() datagrams in one call (recvmmsg); each
   // buffer's len is set. Returns how many, or -errno (-EAGAIN: none).

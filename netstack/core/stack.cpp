@@ -1,11 +1,13 @@
 #include "netstack/core/stack.hpp"
 
 #include "netstack/core/icmp.hpp"
+#include "netstack/core/ndp.hpp"
 #include "netstack/wire/arp.hpp"
 #include "netstack/wire/checksum.hpp"
 #include "netstack/wire/ethernet.hpp"
 #include "netstack/wire/icmp.hpp"
 #include "netstack/wire/ipv4.hpp"
+#include "netstack/wire/ipv6.hpp"
 #include "netstack/wire/udp.hpp"
 #include "netstack/wire/vnet.hpp"
 
@@ -40,12 +42,13 @@ void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
   // of them (also multicast ones, e.g. its IPv6 router solicitations).
   if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()))
     out_.set_guest_mac(eth->src);
-  if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_broadcast()) return ctr_.drop(Drop::not_for_us);
+  // Broadcast (ARP) and multicast (IPv6 neighbour discovery) are for us too.
+  if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_multicast()) return ctr_.drop(Drop::not_for_us);
   const auto body = frame.subspan(wire::Eth::kLen);
   switch (eth->type) {
     case wire::Eth::kArp: return on_arp(body);
     case wire::Eth::kIpv4: return on_ipv4(body, csum_ok, now_ms);
-    case wire::Eth::kIpv6: return ctr_.drop(Drop::ipv6_unsupported);
+    case wire::Eth::kIpv6: return on_ipv6(body, csum_ok, now_ms);
     default: return ctr_.drop(Drop::unknown_ethertype);
   }
 }
@@ -79,12 +82,16 @@ void Stack::on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
     return on_ipv4(whole, false, now_ms);
   }
   auto l4 = pkt.subspan(ip->header_len);
+  L3 l3;
+  l3.src = wire::Ip6::mapped(ip->src);
+  l3.dst = wire::Ip6::mapped(ip->dst);
+  l3.hdr = pkt.first(ip->header_len);
   const uint64_t pseudo = wire::pseudo_header_sum(ip->src, ip->dst, ip->proto, uint32_t(l4.size()));
   switch (ip->proto) {
     case wire::Ip4Hdr::kTcp:
       if (!csum_ok && wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), pseudo)) != 0)
         return ctr_.drop(Drop::bad_tcp_checksum);
-      return tcp_.on_segment(*ip, l4, now_ms);
+      return tcp_.on_segment(l3, l4, now_ms);
     case wire::Ip4Hdr::kUdp: {
       auto uh = wire::UdpHdr::parse(l4);
       if (!uh) return ctr_.drop(uh.error());
@@ -93,19 +100,75 @@ void Stack::on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
         if (wire::csum_fold(wire::csum_partial(l4.data(), uh->length, ps)) != 0)
           return ctr_.drop(Drop::bad_udp_checksum);
       }
-      return dgram_.on_udp(*ip, l4, now_ms);
+      return dgram_.on_udp(l3, l4, now_ms);
     }
-    case wire::Ip4Hdr::kIcmp: return on_icmp(*ip, l4, now_ms);
+    case wire::Ip4Hdr::kIcmp: return on_icmp(l3, l4, now_ms);
     default: return ctr_.drop(Drop::unknown_protocol);
   }
 }
 
-void Stack::on_icmp(const wire::Ip4Hdr& ip, std::span<const uint8_t> l4, uint64_t now_ms) {
+// IPv6 (with --enable-ipv6): the same translation as IPv4 for TCP and UDP,
+// ICMPv6 echo, and neighbour discovery for our own addresses. Extension
+// headers are not translated: packets with any (fragments included) are
+// dropped and counted, except hop-by-hop ones, which only carry the
+// container's multicast listener reports here (not for us).
+void Stack::on_ipv6(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms) {
+  if (!cfg_.ipv6) return ctr_.drop(Drop::ipv6_unsupported);
+  auto ip = wire::Ip6Hdr::parse(pkt);
+  if (!ip) return ctr_.drop(ip.error());
+  auto l4 = pkt.subspan(wire::Ip6Hdr::kLen, ip->payload_len);  // drop Ethernet padding
+  if (ip->src.is_multicast() || ip->src.is_loopback() || ip->src.is_v4_mapped())
+    return ctr_.drop(Drop::bad_ip_address);
+  L3 l3;
+  l3.src = ip->src;
+  l3.dst = ip->dst;
+  l3.v6 = true;
+  l3.hdr = pkt.first(wire::Ip6Hdr::kLen);
+  switch (ip->next) {
+    case wire::Ip6Hdr::kTcp:
+      if (!csum_ok && wire::csum_fold(wire::csum_partial(l4.data(), l4.size(),
+                                                         wire::pseudo_header_sum6(ip->src, ip->dst, ip->next,
+                                                                                  uint32_t(l4.size())))) != 0)
+        return ctr_.drop(Drop::bad_tcp_checksum);
+      return tcp_.on_segment(l3, l4, now_ms);
+    case wire::Ip6Hdr::kUdp: {
+      auto uh = wire::UdpHdr::parse(l4);
+      if (!uh) return ctr_.drop(uh.error());
+      // RFC 8200 8.1: the UDP checksum is mandatory over IPv6.
+      if (!csum_ok && (uh->checksum == 0 ||
+                       wire::csum_fold(wire::csum_partial(l4.data(), uh->length,
+                                                          wire::pseudo_header_sum6(ip->src, ip->dst, ip->next,
+                                                                                   uh->length))) != 0))
+        return ctr_.drop(Drop::bad_udp_checksum);
+      return dgram_.on_udp(l3, l4, now_ms);
+    }
+    case wire::Ip6Hdr::kIcmp6: {
+      if (l4.size() < 8) return ctr_.drop(Drop::bad_icmp);
+      if (wire::csum_fold(wire::csum_partial(
+              l4.data(), l4.size(), wire::pseudo_header_sum6(ip->src, ip->dst, ip->next, uint32_t(l4.size())))) != 0)
+        return ctr_.drop(Drop::bad_icmp_checksum);
+      const uint8_t type = l4[0];
+      if (type == wire::Icmp6::kEchoRequest) {
+        if (cfg_.is_ours6(ip->dst)) {
+          ++ctr_.icmp_echo_local;
+          return icmp_echo_reply(ctx_, ip->dst, ip->src, l4);
+        }
+        return dgram_.on_icmp_echo(l3, l4, now_ms);
+      }
+      if (type >= wire::Icmp6::kRouterSolicit && type <= 137) return on_ndp(ctx_, l3, ip->hop_limit, l4);
+      return ctr_.drop(Drop::icmp_unsupported);
+    }
+    case wire::Ip6Hdr::kHopByHop: return ctr_.drop(Drop::not_for_us);
+    default: return ctr_.drop(Drop::ipv6_extension_header);
+  }
+}
+
+void Stack::on_icmp(const L3& ip, std::span<const uint8_t> l4, uint64_t now_ms) {
   auto h = wire::IcmpHdr::parse(l4);
   if (!h) return ctr_.drop(h.error());
   if (wire::checksum(l4.data(), l4.size()) != 0) return ctr_.drop(Drop::bad_icmp_checksum);
   if (h->type != wire::IcmpHdr::kEchoRequest) return ctr_.drop(Drop::icmp_unsupported);
-  if (ip.dst == cfg_.gateway || ip.dst == cfg_.dns) {
+  if (ip.dst == wire::Ip6::mapped(cfg_.gateway) || ip.dst == wire::Ip6::mapped(cfg_.dns)) {
     ++ctr_.icmp_echo_local;
     return icmp_echo_reply(ctx_, ip.dst, ip.src, l4);
   }

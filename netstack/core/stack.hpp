@@ -70,7 +70,8 @@ class Stack {
  private:
   void on_arp(std::span<const uint8_t> body);
   void on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms);
-  void on_icmp(const wire::Ip4Hdr& ip, std::span<const uint8_t> l4, uint64_t now_ms);
+  void on_ipv6(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms);
+  void on_icmp(const L3& ip, std::span<const uint8_t> l4, uint64_t now_ms);
 
   NetConfig cfg_;
   Counters ctr_;

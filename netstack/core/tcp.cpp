@@ -60,7 +60,7 @@ void Tcp::free_flow(uint32_t slot, bool reset_host) {
 
 // --- Segments from the container ------------------------------------------------
 
-void Tcp::on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms) {
+void Tcp::on_segment(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms) {
   auto parsed = TcpHdr::parse(seg);
   if (!parsed) {
     ctx_.ctr.drop(parsed.error());
@@ -68,7 +68,7 @@ void Tcp::on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint6
   }
   const TcpHdr& th = *parsed;
   const auto payload = seg.subspan(th.header_len);
-  const FlowKey key{ip.src.v, ip.dst.v, th.sport, th.dport, wire::Ip4Hdr::kTcp};
+  const FlowKey key{ip.src, ip.dst, th.sport, th.dport, wire::Ip4Hdr::kTcp};
   const int32_t found = index_.find(key);
   if (found == FlowIndex::kEmpty) {
     if (th.has(TcpHdr::kSyn) && !th.has(TcpHdr::kAck) && !th.has(TcpHdr::kRst)) {
@@ -149,7 +149,7 @@ void Tcp::close_if_done(uint32_t slot) {
   free_flow(slot, false);
 }
 
-void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
+void Tcp::on_syn(const L3& ip, const TcpHdr& th, uint64_t now_ms) {
   (void)now_ms;
   if (free_slots_.empty()) {
     ctx_.ctr.drop(wire::Drop::flow_table_full);
@@ -169,15 +169,7 @@ void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
   if (fd < 0) {
     if (fd == -ENETUNREACH || fd == -EHOSTUNREACH) {
       ++ctx_.ctr.tcp_connect_unreachable;
-      uint8_t quote[28];
-      wire::Ip4Hdr q = ip;
-      q.total_len = 40;
-      q.emit(quote);
-      wire::store16(quote + 20, th.sport);
-      wire::store16(quote + 22, th.dport);
-      wire::store32(quote + 24, th.seq);
-      icmp_unreachable(ctx_, fd == -ENETUNREACH ? wire::IcmpHdr::kNetUnreachable : wire::IcmpHdr::kHostUnreachable,
-                       ip.dst, ip.src, quote);
+      tcp_unreachable(ctx_, FlowKey{ip.src, ip.dst, th.sport, th.dport, wire::Ip4Hdr::kTcp}, th.seq, fd == -ENETUNREACH);
     } else {
       ++ctx_.ctr.tcp_connect_refused;
       send_rst_for(ip, th, 0);
@@ -188,7 +180,7 @@ void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
   TcpFlow& f = flows_[slot];
   f.state = TcpFlow::State::connecting;
   f.fd = fd;
-  f.key = FlowKey{ip.src.v, ip.dst.v, th.sport, th.dport, wire::Ip4Hdr::kTcp};
+  f.key = FlowKey{ip.src, ip.dst, th.sport, th.dport, wire::Ip4Hdr::kTcp};
   f.rcv_nxt = th.seq + 1;
   f.c_mss = th.mss > 0 ? uint16_t(std::max(th.mss, 64)) : 536;
   if (th.wscale >= 0) {  // RFC 7323 2.2: scale only if both sides offer it
@@ -205,7 +197,8 @@ void Tcp::on_syn(const wire::Ip4Hdr& ip, const TcpHdr& th, uint64_t now_ms) {
 }
 
 bool Tcp::open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
-  const FlowKey key{ctx_.cfg.guest.v, from.addr.v, guest_port, from.port, wire::Ip4Hdr::kTcp};
+  const FlowKey key{wire::Ip6::mapped(ctx_.cfg.guest), wire::Ip6::mapped(from.addr), guest_port, from.port,
+                     wire::Ip4Hdr::kTcp};
   if (free_slots_.empty() || index_.find(key) != FlowIndex::kEmpty || ctx_.host.adopt_tcp(fd) < 0) {
     ctx_.ctr.drop(wire::Drop::flow_table_full);
     ctx_.host.close(fd, true);
@@ -240,22 +233,15 @@ void Tcp::on_connected(uint32_t slot, uint64_t now_ms) {
 
 void Tcp::on_connect_failed(uint32_t slot, int err) {
   TcpFlow& f = flows_[slot];
-  wire::Ip4Hdr ip;
-  ip.src = wire::Ip4(f.key.caddr);
-  ip.dst = wire::Ip4(f.key.daddr);
-  ip.proto = wire::Ip4Hdr::kTcp;
   if (err == ENETUNREACH || err == EHOSTUNREACH || err == ETIMEDOUT) {
     ++ctx_.ctr.tcp_connect_unreachable;
-    uint8_t quote[28];
-    ip.total_len = 40;
-    ip.emit(quote);
-    wire::store16(quote + 20, f.key.cport);
-    wire::store16(quote + 22, f.key.dport);
-    wire::store32(quote + 24, f.rcv_nxt - 1);
-    icmp_unreachable(ctx_, err == ENETUNREACH ? wire::IcmpHdr::kNetUnreachable : wire::IcmpHdr::kHostUnreachable,
-                     ip.dst, ip.src, quote);
+    tcp_unreachable(ctx_, f.key, f.rcv_nxt - 1, err == ENETUNREACH);
   } else {
     ++ctx_.ctr.tcp_connect_refused;
+    L3 ip;
+    ip.src = f.key.caddr;
+    ip.dst = f.key.daddr;
+    ip.v6 = !f.key.caddr.is_v4_mapped();
     TcpHdr th;
     th.sport = f.key.cport;
     th.dport = f.key.dport;
@@ -508,6 +494,9 @@ uint32_t Tcp::window_to_advertise(TcpFlow& f) {
   return uint32_t(space);
 }
 
+// IP and TCP header bytes per segment without options: MSS = MTU - this.
+static size_t ip_tcp_overhead(const TcpFlow& f) { return f.key.caddr.is_v4_mapped() ? 40 : 60; }
+
 void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options) {
   TcpHdr th;
   th.sport = f.key.dport;
@@ -518,7 +507,7 @@ void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_l
   const uint32_t wnd = window_to_advertise(f);
   if (syn_options) {
     th.window = uint16_t(std::min<uint32_t>(wnd, 0xffff));
-    th.mss = int(ctx_.cfg.mtu - 40);
+    th.mss = int(ctx_.cfg.mtu - ip_tcp_overhead(f));
     if (f.our_wscale) th.wscale = f.our_wscale;
   } else {
     th.window = uint16_t(std::min<uint32_t>(wnd >> f.our_wscale, 0xffff));
@@ -529,9 +518,9 @@ void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_l
   const size_t hlen = th.emit(p);
   Emitter::Opts o;
   o.csum_field = 16;
-  o.gso_size = uint16_t(std::min<size_t>(f.c_mss, ctx_.cfg.mtu - 40));
+  o.gso_size = uint16_t(std::min<size_t>(f.c_mss, ctx_.cfg.mtu - ip_tcp_overhead(f)));
   o.l4_hdr_len = uint16_t(hlen);
-  ctx_.out.send_ipv4(wire::Ip4(f.key.daddr), wire::Ip4(f.key.caddr), wire::Ip4Hdr::kTcp, hlen + payload_len, o);
+  ctx_.out.send_ip(f.key.daddr, f.key.caddr, wire::Ip4Hdr::kTcp, hlen + payload_len, o);
 }
 
 void Tcp::send_ack(uint32_t slot) {
@@ -547,7 +536,7 @@ void Tcp::reset_container(uint32_t slot) {
 }
 
 // RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection.
-void Tcp::send_rst_for(const wire::Ip4Hdr& ip, const TcpHdr& th, size_t payload_len) {
+void Tcp::send_rst_for(const L3& ip, const TcpHdr& th, size_t payload_len) {
   TcpHdr r;
   r.sport = th.dport;
   r.dport = th.sport;
@@ -562,7 +551,7 @@ void Tcp::send_rst_for(const wire::Ip4Hdr& ip, const TcpHdr& th, size_t payload_
   const size_t hlen = r.emit(ctx_.out.l4());
   Emitter::Opts o;
   o.csum_field = 16;
-  ctx_.out.send_ipv4(ip.dst, ip.src, wire::Ip4Hdr::kTcp, hlen, o);
+  ctx_.out.send_ip(ip.dst, ip.src, wire::Ip4Hdr::kTcp, hlen, o);
 }
 
 }  // namespace ferry::core

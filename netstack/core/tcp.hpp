@@ -97,9 +97,9 @@ class Tcp {
 
   Tcp(Context& ctx, size_t max_flows);
 
-  // A TCP segment from the container: `ip` is its parsed IPv4 header, `seg`
+  // A TCP segment from the container: `ip` is its parsed IP header, `seg`
   // the TCP header and payload. The checksum was already verified.
-  void on_segment(const wire::Ip4Hdr& ip, std::span<const uint8_t> seg, uint64_t now_ms);
+  void on_segment(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   // A connection accepted on a published port whose client is not on the
   // host's loopback: ferry opens it towards the container over the tap,
@@ -119,7 +119,7 @@ class Tcp {
   uint32_t alloc_slot();
   void free_flow(uint32_t slot, bool reset_host);
   uint64_t token(uint32_t slot) const;
-  void on_syn(const wire::Ip4Hdr& ip, const wire::TcpHdr& th, uint64_t now_ms);
+  void on_syn(const L3& ip, const wire::TcpHdr& th, uint64_t now_ms);
   void on_connected(uint32_t slot, uint64_t now_ms);
   void on_connect_failed(uint32_t slot, int err);
   void handle_ack(uint32_t slot, const wire::TcpHdr& th, size_t payload_len, uint64_t now_ms);
@@ -130,7 +130,7 @@ class Tcp {
   uint32_t window_to_advertise(TcpFlow& f);
   void send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options);
   void send_ack(uint32_t slot);
-  void send_rst_for(const wire::Ip4Hdr& ip, const wire::TcpHdr& th, size_t payload_len);
+  void send_rst_for(const L3& ip, const wire::TcpHdr& th, size_t payload_len);
   void reset_container(uint32_t slot);
   void close_if_done(uint32_t slot);
 

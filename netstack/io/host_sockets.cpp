@@ -15,18 +15,29 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 namespace ferry::io {
 
 namespace {
-sockaddr_in to_sockaddr(wire::Ip4 a, uint16_t port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(a.v);
-  return sa;
+// The socket address of either family for a core address (IPv4-mapped:
+// AF_INET); returns its length.
+socklen_t to_sockaddr(const core::SockAddr& a, sockaddr_storage& ss) {
+  ss = sockaddr_storage{};
+  if (a.is_v4()) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(a.port);
+    sa->sin_addr.s_addr = htonl(a.addr.v4().v);
+    return sizeof(sockaddr_in);
+  }
+  auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+  sa->sin6_family = AF_INET6;
+  sa->sin6_port = htons(a.port);
+  std::memcpy(&sa->sin6_addr, a.addr.b, 16);
+  return sizeof(sockaddr_in6);
 }
 ssize_t neg_errno(ssize_t r) { return r < 0 ? -errno : r; }
 }  // namespace
@@ -44,15 +55,16 @@ int RealHost::adopt_tcp(int fd) {
   return 0;
 }
 
-int RealHost::tcp_connect(core::SockAddr4 dst) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int RealHost::tcp_connect(core::SockAddr dst) {
+  int fd = socket(dst.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (int r = adopt_tcp(fd); r < 0) {
     ::close(fd);
     return r;
   }
-  sockaddr_in sa = to_sockaddr(dst.addr, dst.port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 && errno != EINPROGRESS) {
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(dst, sa);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0 && errno != EINPROGRESS) {
     int e = errno;
     ::close(fd);
     return -e;
@@ -120,11 +132,12 @@ void RealHost::close(int fd, bool reset) {
   ::close(fd);
 }
 
-int RealHost::udp_open(core::SockAddr4 dst) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+int RealHost::udp_open(core::SockAddr dst) {
+  int fd = socket(dst.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
-  sockaddr_in sa = to_sockaddr(dst.addr, dst.port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(dst, sa);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0) {
     int e = errno;
     ::close(fd);
     return -e;
@@ -132,11 +145,13 @@ int RealHost::udp_open(core::SockAddr4 dst) {
   return fd;
 }
 
-int RealHost::icmp_open(wire::Ip4 dst) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
+int RealHost::icmp_open(const wire::Ip6& dst) {
+  const bool v4 = dst.is_v4_mapped();
+  int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, v4 ? int(IPPROTO_ICMP) : int(IPPROTO_ICMPV6));
   if (fd < 0) return -errno;
-  sockaddr_in sa = to_sockaddr(dst, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+  sockaddr_storage sa;
+  const socklen_t len = to_sockaddr(core::SockAddr{dst, 0}, sa);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0) {
     int e = errno;
     ::close(fd);
     return -e;

@@ -14,7 +14,7 @@ class RealHost : public core::Host {
  public:
   RealHost(Loop& loop, std::string resolv_conf) : loop_(loop), resolv_conf_(std::move(resolv_conf)) {}
 
-  int tcp_connect(core::SockAddr4 dst) override;     // socket, setsockopt, connect
+  int tcp_connect(core::SockAddr dst) override;     // socket, setsockopt, connect
   int adopt_tcp(int fd) override;                    // setsockopt
   int connect_result(int fd) override;               // getsockopt(SO_ERROR)
   ssize_t send(int fd, const uint8_t* p, size_t n) override;  // send
@@ -24,8 +24,8 @@ class RealHost : public core::Host {
   size_t send_space(int fd) override;                          // getsockopt(SO_MEMINFO)
   void shutdown_write(int fd) override;                        // shutdown
   void close(int fd, bool reset) override;                     // setsockopt(SO_LINGER), close
-  int udp_open(core::SockAddr4 dst) override;                  // socket, connect
-  int icmp_open(wire::Ip4 dst) override;                       // socket, connect
+  int udp_open(core::SockAddr dst) override;                  // socket, connect
+  int icmp_open(const wire::Ip6& dst) override;                       // socket, connect
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override;  // send
   int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override;     // recvmmsg
   bool dns_upstream(wire::Ip4& out) override;                  // stat, open, read

@@ -19,9 +19,7 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 network_cmd_path = "$netcmd"
-# podman 4.x asks slirp4netns for IPv6 by default; ferry is IPv4 only and
-# does not list --enable-ipv6 in --help, so podman must not ask.
-network_cmd_options = ["enable_ipv6=false"]
+# podman 4.x asks slirp4netns for IPv6 by default (--enable-ipv6): left so.
 CONF
   cat >"$FT_TMP/storage.conf" <<CONF
 [storage]

@@ -28,7 +28,8 @@ using Bytes = std::vector<uint8_t>;
 
 struct FakeSocket {
   enum Kind { tcp, udp, icmp } kind = tcp;
-  core::SockAddr4 dst;
+  core::SockAddr4 dst;   // the IPv4 destination (IPv4-mapped dst6)
+  core::SockAddr dst6;   // the destination of either family
   bool connecting = true;
   int connect_errno = 0;  // reported by connect_result
   std::string sent;       // what ferry wrote (container -> host)
@@ -67,11 +68,12 @@ class FakeHost : public core::Host {
     return n;
   }
 
-  int tcp_connect(core::SockAddr4 dst) override {
+  int tcp_connect(core::SockAddr dst) override {
     if (connect_fail) return -connect_fail;
     int fd = next_fd++;
     FakeSocket s;
-    s.dst = dst;
+    s.dst = {dst.addr.v4(), dst.port};
+    s.dst6 = dst;
     socks[fd] = s;
     return fd;
   }
@@ -122,21 +124,23 @@ class FakeHost : public core::Host {
     s.reset = reset;
     ++closed_count;
   }
-  int udp_open(core::SockAddr4 dst) override {
+  int udp_open(core::SockAddr dst) override {
     int fd = next_fd++;
     FakeSocket s;
     s.kind = FakeSocket::udp;
-    s.dst = dst;
+    s.dst = {dst.addr.v4(), dst.port};
+    s.dst6 = dst;
     s.connecting = false;
     socks[fd] = s;
     return fd;
   }
-  int icmp_open(wire::Ip4 dst) override {
+  int icmp_open(const wire::Ip6& dst) override {
     if (icmp_fail) return -icmp_fail;
     int fd = next_fd++;
     FakeSocket s;
     s.kind = FakeSocket::icmp;
-    s.dst = {dst, 0};
+    s.dst = {dst.v4(), 0};
+    s.dst6 = {dst, 0};
     s.connecting = false;
     socks[fd] = s;
     return fd;

@@ -117,7 +117,7 @@ TEST_F(StackTest, InboundUdpOpensAFlowAndRepliesReturnThroughIt) {
   int made = 0;
   auto make = [&] {
     ++made;
-    return host.udp_open(client);
+    return host.udp_open(core::SockAddr::v4(client.addr, client.port));
   };
   const std::string q = "query";
   stack->udp_inbound(client, 53, {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now, make);

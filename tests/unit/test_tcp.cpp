@@ -399,7 +399,7 @@ TEST_F(TcpScript, VnetHeaderGivesTsoFramesWithOffloadedChecksum) {
 TEST_F(TcpScript, InboundConnectionOpensTowardsTheContainerOverTheTap) {
   // A published port's client at 198.51.100.9:51000 (not on the host's
   // loopback): ferry opens the connection to the guest's port 80 itself.
-  int hfd = host.tcp_connect({wire::Ip4(0, 0, 0, 0), 0});  // stands for the accepted socket
+  int hfd = host.tcp_connect(core::SockAddr::v4(wire::Ip4(0, 0, 0, 0), 0));  // stands for the accepted socket
   host.sock(hfd).connecting = false;
   const wire::Ip4 client(198, 51, 100, 9);
   ASSERT_TRUE(stack->open_inbound(hfd, {client, 51000}, 80, now));
@@ -447,7 +447,7 @@ TEST_F(TcpScript, InboundConnectionOpensTowardsTheContainerOverTheTap) {
 }
 
 TEST_F(TcpScript, InboundConnectionRefusedByTheContainerResetsTheClient) {
-  int hfd = host.tcp_connect({wire::Ip4(0, 0, 0, 0), 0});
+  int hfd = host.tcp_connect(core::SockAddr::v4(wire::Ip4(0, 0, 0, 0), 0));
   const wire::Ip4 client(198, 51, 100, 9);
   in(fb.arp_request(kGuest, kGw));
   tap.frames.clear();

@@ -134,7 +134,10 @@ TEST(FlowIndex, InsertFindEraseUnderChurn) {
   core::FlowIndex idx(1000);
   std::map<uint32_t, int32_t> model;
   std::mt19937 rng(1);
-  auto key = [](uint32_t i) { return core::FlowKey{0x0a000264, 0x01020304, uint16_t(i), 80, 6}; };
+  auto key = [](uint32_t i) {
+    return core::FlowKey{wire::Ip6::mapped(wire::Ip4(0x0a000264)), wire::Ip6::mapped(wire::Ip4(0x01020304)),
+                         uint16_t(i), 80, 6};
+  };
   for (int step = 0; step < 20000; ++step) {
     uint32_t k = rng() % 1500;
     if (model.count(k)) {
