@@ -4,6 +4,7 @@
 // the DNS forwarder network+3, and DHCP hands out network+15.
 #pragma once
 
+#include "netstack/core/policy.hpp"
 #include "netstack/wire/bytes.hpp"
 
 #include "common/expected.hpp"
@@ -28,6 +29,8 @@ struct NetConfig {
   bool disable_dns = false;
   // Where DNS queries to `dns` go: nameservers read from this file.
   std::string resolv_conf = "/etc/resolv.conf";
+  // --allow/--deny: where the container may open flows (policy.hpp).
+  Policy egress;
 
   bool in_subnet(wire::Ip4 a) const { return prefix == 0 || (a.v >> (32 - prefix)) == (network.v >> (32 - prefix)); }
   wire::Ip4 netmask() const { return wire::Ip4(prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix)); }

@@ -32,11 +32,13 @@ struct Context {
   // Where a container's packet to dst:port goes on the host (contracts.md 1):
   // the gateway is the host's loopback unless that is disabled; the DNS
   // address on port 53 is the host's resolver; other addresses in the
-  // virtual subnet, loopback, multicast and broadcast go nowhere.
+  // virtual subnet, loopback, multicast and broadcast go nowhere. Then the
+  // egress policy judges the real destination (policy.hpp); the DNS
+  // forwarder's upstream is exempt. Called once per new flow (ICMP: port 0).
   ferry::Expected<SockAddr4, wire::Drop> map_destination(wire::Ip4 dst, uint16_t port) {
     if (dst == cfg.gateway) {
       if (cfg.disable_host_loopback) return ferry::unexpected(wire::Drop::host_loopback_disabled);
-      return SockAddr4{wire::Ip4(127, 0, 0, 1), port};
+      return egress_check(SockAddr4{wire::Ip4(127, 0, 0, 1), port});
     }
     if (dst == cfg.dns) {
       wire::Ip4 up;
@@ -46,7 +48,12 @@ struct Context {
     if (dst.is_loopback() || dst.is_multicast() || dst.is_broadcast() || dst.is_unspecified() ||
         cfg.in_subnet(dst))
       return ferry::unexpected(wire::Drop::bad_ip_address);
-    return SockAddr4{dst, port};
+    return egress_check(SockAddr4{dst, port});
+  }
+
+  ferry::Expected<SockAddr4, wire::Drop> egress_check(SockAddr4 a) const {
+    if (!cfg.egress.empty() && !cfg.egress.allows(a.addr, a.port)) return ferry::unexpected(wire::Drop::policy_denied);
+    return a;
   }
 };
 

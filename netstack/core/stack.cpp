@@ -20,7 +20,10 @@ Stack::Stack(const NetConfig& cfg, Host& host, TapOut& tap, Random& rng, bool vn
       tcp_(ctx_, limits.tcp_flows),
       dgram_(ctx_, limits.dgram_flows),
       reasm_(limits.reasm_slots, limits.reasm_timeout_ms),
-      vnet_(vnet) {}
+      vnet_(vnet) {
+  tcp_.set_half_open_limit(limits.tcp_half_open);
+  dgram_.set_limits(limits.dgram_per_port, limits.dns_queries);
+}
 
 void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
   ++ctr_.frames_in;
