@@ -6,6 +6,7 @@
 #pragma once
 
 #include "netstack/core/config.hpp"
+#include "netstack/core/stack.hpp"
 #include "netstack/io/tap.hpp"
 #include "portfwd/spec.hpp"
 
@@ -22,6 +23,9 @@ struct RunOptions {
   int ready_fd = -1;
   std::string api_socket;
   portfwd::PortSpecs port_specs;
+  // Bounds on the translator's tables (--max-*; docs/security.md), fitted
+  // under the descriptor limit by run().
+  core::Limits limits;
   // Connections and datagrams the container sends to this address go to the
   // host's 127.0.0.1 instead (pasta's --map-guest-addr).
   std::optional<wire::Ip4> map_to_loopback;

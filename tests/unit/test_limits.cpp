@@ -5,6 +5,7 @@
 // forwarder is at its bound; reassembly keeps a fixed number of datagrams.
 // Every bound is counted and never leaks a socket.
 #include "fakes.hpp"
+#include "netstack/core/limits.hpp"
 #include "netstack/core/stack.hpp"
 
 #include <gtest/gtest.h>
@@ -205,6 +206,38 @@ TEST_F(LimitsTest, ReassemblyHoldsAFixedNumberOfDatagrams) {
   now += lim.reasm_timeout_ms + 2000;
   stack->on_timer(now);
   EXPECT_EQ(dropped(wire::Drop::fragment_timeout), 1u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(FitLimitsToFds, UnchangedWhenTheyFit) {
+  core::Limits l;
+  std::string note;
+  core::Limits f = core::fit_limits_to_fds(l, 1 << 20, &note);
+  EXPECT_EQ(f.tcp_flows, l.tcp_flows);
+  EXPECT_EQ(f.dgram_flows, l.dgram_flows);
+  EXPECT_TRUE(note.empty());
+}
+
+TEST(FitLimitsToFds, ShrinkInProportionUnderALowLimit) {
+  core::Limits l;
+  std::string note;
+  core::Limits f = core::fit_limits_to_fds(l, 1024, &note);
+  EXPECT_LE(f.tcp_flows + f.dgram_flows, (1024 - core::kReservedFds) / 2);
+  EXPECT_GE(f.tcp_flows, core::kMinFlows);
+  EXPECT_GE(f.dgram_flows, core::kMinFlows);
+  EXPECT_GT(f.tcp_flows, f.dgram_flows) << "proportions kept";
+  EXPECT_LE(f.tcp_half_open, f.tcp_flows);
+  EXPECT_LE(f.dgram_per_port, f.dgram_flows);
+  EXPECT_LE(f.dns_queries, f.dgram_flows);
+  EXPECT_NE(note.find("descriptor limit 1024"), std::string::npos) << note;
+  // Absurdly low limits still leave a usable minimum.
+  f = core::fit_limits_to_fds(l, 10);
+  EXPECT_GE(f.tcp_flows, core::kMinFlows);
+  EXPECT_EQ(f.dgram_flows, core::kMinFlows);
+  EXPECT_LE(f.tcp_flows, 2 * core::kMinFlows);
 }
 
 }  // namespace
