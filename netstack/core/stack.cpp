@@ -41,7 +41,10 @@ void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
   if (!eth) return ctr_.drop(Drop::short_frame);
   // Every frame on the tap comes from the container: learn its MAC from any
   // of them (also multicast ones, e.g. its IPv6 router solicitations).
-  if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()))
+  // Never from a frame claiming the gateway's own MAC (a spoof that would
+  // make ferry address its frames to itself).
+  if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()) &&
+      !(eth->src == cfg_.gateway_mac))
     out_.set_guest_mac(eth->src);
   if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_broadcast()) return ctr_.drop(Drop::not_for_us);
   const auto body = frame.subspan(wire::Eth::kLen);

@@ -241,3 +241,45 @@ TEST(FitLimitsToFds, ShrinkInProportionUnderALowLimit) {
 }
 
 }  // namespace
+
+namespace {
+
+// ARP spoofing: the container claims the gateway's address, or sends frames
+// from the gateway's MAC. ferry keeps answering for its addresses and keeps
+// addressing the container by the container's own MAC.
+TEST(Spoofing, GatewayMacAndAddressClaimsChangeNothing) {
+  core::NetConfig cfg;
+  FakeHost host;
+  FakeTap tap;
+  SeqRandom rng;
+  FrameBuilder fb;
+  core::Stack stack(cfg, host, tap, rng, false);
+  const wire::Ip4 gw(10, 0, 2, 2), guest(10, 0, 2, 100);
+  // A gratuitous ARP reply "10.0.2.2 is at the container's MAC".
+  wire::Arp a;
+  a.op = wire::Arp::kReply;
+  a.sha = fb.guest_mac;
+  a.spa = gw;
+  a.tha = fb.guest_mac;
+  a.tpa = gw;
+  Bytes body(wire::Arp::kLen);
+  a.emit(body.data());
+  stack.on_frame(fb.wrap(wire::Eth::kArp, body), 1);
+  EXPECT_TRUE(tap.frames.empty());
+  // A frame from the gateway's own MAC.
+  FrameBuilder spoof = fb;
+  spoof.guest_mac = cfg.gateway_mac;
+  stack.on_frame(spoof.echo(guest, gw, 1, 1, "x"), 2);
+  ASSERT_EQ(tap.frames.size(), 1u);
+  Seen r = parse_out(tap.pop(), false);
+  EXPECT_FALSE(r.eth.dst == cfg.gateway_mac) << "ferry must not address frames to itself";
+  // The gateway is still answered for, to the real container.
+  stack.on_frame(fb.arp_request(guest, gw), 3);
+  ASSERT_EQ(tap.frames.size(), 1u);
+  Seen reply = parse_out(tap.pop(), false);
+  ASSERT_TRUE(reply.arp);
+  EXPECT_EQ(reply.arp->sha, cfg.gateway_mac);
+  EXPECT_EQ(reply.eth.dst, fb.guest_mac);
+}
+
+}  // namespace
