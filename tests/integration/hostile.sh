@@ -24,6 +24,7 @@ if ! $PY3 -c 'import scapy' 2>/dev/null; then
   exit 77
 fi
 ft_install_ferry
+ft_quiet() { "$@" >/dev/null 2>&1; }
 cp "$(dirname "$0")/../tools/hostile.py" "$FT_TMP/hostile.py"
 chmod 0755 "$FT_TMP/hostile.py"
 SIZE=${FT_HOSTILE_BYTES:-1073741824}
@@ -63,9 +64,9 @@ ft_start_ferry --configure --mtu 65520 --deny 169.254.169.254/32 --deny "127.0.0
 
 # The egress policy, before the flood fills the half-open table.
 ft_check "--deny 127.0.0.1/32:PORT: connecting to the gateway's PORT is refused" \
-  ft_in_ctr "$NETTOOL" connect-refused 10.0.2.2 "$denied_port"
+  ft_quiet ft_in_ctr "$NETTOOL" connect-refused 10.0.2.2 "$denied_port"
 ft_check "--deny 169.254.169.254/32: cloud metadata is refused" \
-  ft_in_ctr "$NETTOOL" connect-refused 169.254.169.254 80
+  ft_quiet ft_in_ctr "$NETTOOL" connect-refused 169.254.169.254 80
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$FERRY_PID/status"; }
 ft_log "ferry before: VmRSS $(rss_kb) kB, $(ft_fd_count "$FERRY_PID") descriptors"
@@ -108,7 +109,7 @@ ft_check "memory stayed bounded (peak VmRSS $((max_rss / 1024)) MiB <= $max_rss_
   test "$max_rss" -le $((max_rss_mb * 1024))
 
 # ferry still serves: ping and a UDP round trip.
-ft_check "the gateway still answers ping" ft_in_ctr ping -q -c 1 -W 2 10.0.2.2
+ft_check "the gateway still answers ping" ft_quiet ft_in_ctr ping -q -c 1 -W 2 10.0.2.2
 ft_check "a UDP round trip through the gateway still works" ft_in_ctr "$NETTOOL" udp-roundtrip 10.0.2.2 "$udp_port" 5
 
 ctrs=$(ft_counters)
