@@ -15,7 +15,9 @@ cd "$top"
 build=${FERRY_FUZZ_BUILD:-build-fuzz}
 seconds=${FUZZ_SECONDS:-20}
 if [ ! -f "$build/build.ninja" ]; then
-  CXX=clang++ CC=clang meson setup "$build" -Dfuzzers=true -Dfuzz_seconds="$seconds" \
+  cxx=clang++ cc=clang
+  command -v clang++ >/dev/null || { cxx=clang++-14 cc=clang-14; }
+  CXX=$cxx CC=$cc meson setup "$build" -Dfuzzers=true -Dfuzz_seconds="$seconds" \
     -Db_sanitize=address,undefined -Db_lundef=false -Dtests=enabled -Dbenchmarks=disabled >/dev/null
 else
   meson configure "$build" -Dfuzz_seconds="$seconds" >/dev/null
