@@ -4,8 +4,8 @@
 #  - Debian packages for the build (meson, liburing, libnl, Boost, spdlog,
 #    GoogleTest, Google Benchmark, libseccomp; clang with libFuzzer and
 #    llvm-symbolizer for scripts/fuzz.sh) and for the tests (iproute2,
-#    scapy for the hostile-container test, socat, iperf3, dnsmasq, dig, netavark, aardvark-dns, busybox, uidmap,
-#    and rootless podman 4.3.1 with runc, conmon and rootlesskit for the
+#    scapy for the hostile-container test, socat, iperf3, dnsmasq, dig,
+#    netavark, aardvark-dns, busybox, uidmap, and rootless podman 4.3.1 with runc, conmon and rootlesskit for the
 #    personality tests in tests/personality).
 #  - /dev/net/tun mode 0666, as on ordinary distributions, so that a rootless
 #    process can open it inside its user namespace.
