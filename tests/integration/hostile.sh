@@ -30,7 +30,11 @@ chmod 0755 "$FT_TMP/hostile.py"
 SIZE=${FT_HOSTILE_BYTES:-1073741824}
 MAX_TCP=1024 MAX_UDP=512 HALF_OPEN=128 PER_PORT=128
 
-ft_remote_host far  # the UDP scan's target: nothing listens there
+ft_remote_host far  # the UDP scan's target; one TCP port listens, which the policy denies
+ip netns exec "$FT_REMOTE_NS" socat TCP-LISTEN:9,fork,reuseaddr EXEC:cat &
+far_srv=$!
+ft_on_exit "ft_kill $far_srv"
+ft_wait_for ip netns exec "$FT_REMOTE_NS" sh -c 'ss -Htln "sport = :9" | grep -q .'
 
 # Host services on 127.0.0.1: the transfer's sink, a listener for the SYN
 # flood (small backlog, never accepts), one the policy denies, a UDP echo.
@@ -58,15 +62,15 @@ ft_wait_for ft_listening "$flood_port"
 ft_wait_for ft_listening "$denied_port"
 
 ft_start_container
-ft_start_ferry --configure --mtu 65520 --deny 169.254.169.254/32 --deny "127.0.0.1/32:$denied_port" \
+ft_start_ferry --configure --mtu 65520 --deny "$FT_REMOTE_IP/32:9" --deny "127.0.0.1/32:$denied_port" \
   --max-tcp-flows "$MAX_TCP" --max-tcp-half-open "$HALF_OPEN" --max-udp-flows "$MAX_UDP" \
   --max-udp-flows-per-port "$PER_PORT" --max-dns-queries 32
 
 # The egress policy, before the flood fills the half-open table.
 ft_check "--deny 127.0.0.1/32:PORT: connecting to the gateway's PORT is refused" \
   ft_quiet ft_in_ctr "$NETTOOL" connect-refused 10.0.2.2 "$denied_port"
-ft_check "--deny 169.254.169.254/32: cloud metadata is refused" \
-  ft_quiet ft_in_ctr "$NETTOOL" connect-refused 169.254.169.254 80
+ft_check "--deny ADDR/32:9: a listening port of the test host is refused" \
+  ft_quiet ft_in_ctr "$NETTOOL" connect-refused "$FT_REMOTE_IP" 9
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$FERRY_PID/status"; }
 ft_log "ferry before: VmRSS $(rss_kb) kB, $(ft_fd_count "$FERRY_PID") descriptors"
@@ -123,7 +127,7 @@ done
 # The UDP scan (65,535 ports from one source port): the per-port bound evicted,
 # the table stayed small.
 ft_check "UDP scan: flows of one source port evicted ($(ctr dgram_evicted_port))" \
-  test "$(ctr dgram_evicted_port)" -ge $((65535 - PER_PORT))
+  test "$(ctr dgram_evicted_port)" -ge $((65535 - 1 - PER_PORT))  # port 9 is denied: no flow
 ft_check "UDP scan: flows left open within the bounds ($(ctr dgram_flows_active) <= $MAX_UDP)" \
   test "$(ctr dgram_flows_active)" -le "$MAX_UDP"
 if [ "$(ctr drop_ipv6_unsupported)" -gt 0 ]; then

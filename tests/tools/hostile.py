@@ -101,7 +101,7 @@ def report(name, tap, before):
 
 
 def malformed(tap, me, my_mac, gw, dns):
-    eth = Ether(src=my_mac, dst=GW_MAC)
+    eth = Ether(src=my_mac, dst=GW_MAC, type=0x0800)  # also for raw bytes appended
     good_tcp = bytes(IP(src=me, dst=gw) / TCP(sport=1234, dport=80, flags="S"))
     good_udp = bytes(IP(src=me, dst=dns) / UDP(sport=1234, dport=53) / Raw(b"q" * 20))
     for i in range(300):
