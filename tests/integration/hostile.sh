@@ -13,7 +13,7 @@
 # policy (--deny) refuses what it names, through the real command line.
 #
 # FT_HOSTILE_BYTES overrides the transfer's size (default 1 GiB);
-# FT_HOSTILE_MAX_RSS_MB the memory bound (default 256 MiB, 1 GiB under ASan,
+# FT_HOSTILE_MAX_RSS_MB the memory bound (default 128 MiB, 512 MiB under ASan,
 # whose shadow memory and quarantine dominate).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/rootless.sh"
@@ -107,7 +107,7 @@ ft_check "ferry is alive after the attack" kill -0 "$FERRY_PID"
 ft_log "ferry peak during the attack: VmRSS $max_rss kB, $max_fds descriptors"
 ft_check "descriptors stayed within the flow bounds ($max_fds <= $MAX_TCP + $MAX_UDP + 256)" \
   test "$max_fds" -le $((MAX_TCP + MAX_UDP + 256))
-if ldd "$FERRY_BIN" | grep -q libasan; then default_rss_mb=1024; else default_rss_mb=256; fi
+if ldd "$FERRY_BIN" | grep -q libasan; then default_rss_mb=512; else default_rss_mb=128; fi
 max_rss_mb=${FT_HOSTILE_MAX_RSS_MB:-$default_rss_mb}
 ft_check "memory stayed bounded (peak VmRSS $((max_rss / 1024)) MiB <= $max_rss_mb MiB)" \
   test "$max_rss" -le $((max_rss_mb * 1024))
