@@ -2,9 +2,10 @@
 # Makes a fresh Debian 12 machine ready to build and test ferry. Run as root.
 # Idempotent: installs only what is missing, and changes nothing twice.
 #  - Debian packages for the build (meson, liburing, libnl, Boost, spdlog,
-#    GoogleTest, Google Benchmark, libseccomp) and for the tests (iproute2,
-#    socat, iperf3, dnsmasq, dig, netavark, aardvark-dns, busybox, uidmap,
-#    and rootless podman 4.3.1 with runc, conmon and rootlesskit for the
+#    GoogleTest, Google Benchmark, libseccomp; clang with libFuzzer and
+#    llvm-symbolizer for scripts/fuzz.sh) and for the tests (iproute2,
+#    scapy for the hostile-container test, socat, iperf3, dnsmasq, dig,
+#    netavark, aardvark-dns, busybox, uidmap, and rootless podman 4.3.1 with runc, conmon and rootlesskit for the
 #    personality tests in tests/personality).
 #  - /dev/net/tun mode 0666, as on ordinary distributions, so that a rootless
 #    process can open it inside its user namespace.
@@ -21,7 +22,7 @@ packages=(
   build-essential meson ninja-build pkg-config python3
   liburing-dev libnl-3-dev libnl-route-3-dev libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev libseccomp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev
+  clang clang-14 libclang-rt-14-dev llvm-14
   iproute2 iputils-ping socat iperf3 dnsmasq-base dnsutils busybox-static uidmap
   util-linux procps netavark aardvark-dns python3-scapy
   nftables libnftables-dev iptables dnsperf passt slirp4netns

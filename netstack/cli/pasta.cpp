@@ -16,6 +16,7 @@
 // and runs until the netns file is removed. The parent exits 0 then, or with
 // the child's status (its errors already on stderr) when the child failed.
 #include "common/log.hpp"
+#include "netstack/cli/hardening.hpp"
 #include "netstack/cli/personalities.hpp"
 #include "netstack/cli/run.hpp"
 
@@ -34,6 +35,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace ferry::cli {
 namespace {
@@ -66,8 +68,9 @@ void print_help() {
       "  -P, --pid PATH           write the daemon's PID to PATH\n"
       "  --resolv-conf PATH       (ferry) upstream DNS servers for --dns-forward (default=/etc/resolv.conf)\n"
       "  -h, --help               show this help and exit\n"
-      "  --version                show version and exit\n",
-      kVersion);
+      "  --version                show version and exit\n"
+      "ferry's own options (docs/security.md):\n%s",
+      kVersion, kHardeningHelp);
 }
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -157,7 +160,7 @@ int pasta_main(int argc, char** argv) {
   std::string netns, log_file, pid_file;
 
   enum { kConfigNet = 256, kNetns, kUserns, kDnsForward, kMapGuest, kNoMapGw, kVersionOpt, kResolv };
-  static const option opts[] = {
+  std::vector<option> opts = {
       {"config-net", no_argument, nullptr, kConfigNet},
       {"netns", required_argument, nullptr, kNetns},
       {"userns", required_argument, nullptr, kUserns},
@@ -183,11 +186,12 @@ int pasta_main(int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, kVersionOpt},
       {"resolv-conf", required_argument, nullptr, kResolv},
-      {nullptr, 0, nullptr, 0},
   };
+  for (const option& h : hardening_options()) opts.push_back(h);
+  opts.push_back({nullptr, 0, nullptr, 0});
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":I:a:n:g:m:t:u:T:U:46fqdl:P:h", opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, ":I:a:n:g:m:t:u:T:U:46fqdl:P:h", opts.data(), nullptr)) != -1) {
     switch (c) {
       case kConfigNet: o.req.configure = true; break;
       case kNetns: netns = optarg; break;
@@ -227,7 +231,9 @@ int pasta_main(int argc, char** argv) {
       case 'h': print_help(); return 0;
       case kVersionOpt: std::printf("pasta (ferry %s, pasta-compatible command line)\n", kVersion); return 0;
       case ':': usage_error(std::string("option requires an argument: ") + argv[optind - 1]);
-      default: usage_error(std::string("unknown or unsupported option: ") + argv[optind - 1]);
+      default:
+        if (!is_hardening_option(c)) usage_error(std::string("unknown or unsupported option: ") + argv[optind - 1]);
+        if (auto r = apply_hardening_option(c, optarg, o); !r) usage_error(r.error());
     }
   }
   const int npos = argc - optind;

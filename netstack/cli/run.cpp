@@ -4,6 +4,7 @@
 #include "common/log.hpp"
 #include "netstack/core/stack.hpp"
 #include "netstack/io/host_sockets.hpp"
+#include "netstack/io/limits.hpp"
 #include "netstack/io/loop.hpp"
 #include "portfwd/api.hpp"
 #include "portfwd/api_server.hpp"
@@ -149,7 +150,10 @@ int run(RunOptions& o) {
   if (o.map_to_loopback) host = &mapping.emplace(real_host, *o.map_to_loopback);
   TapWriter tap_out(tap->fd);
   SystemRandom rng;
-  core::Stack stack(cfg, *host, tap_out, rng, tap->vnet);
+  // --map-guest-addr leads to 127.0.0.1 below the translator: the egress
+  // policy judges it as 127.0.0.1 (core/policy.hpp).
+  if (o.map_to_loopback) cfg.egress.set_loopback_alias(*o.map_to_loopback);
+  core::Stack stack(cfg, *host, tap_out, rng, tap->vnet, io::fit_limits_to_rlimit(o.limits));
 
   // Port forwarding: the spliced TCP forwarder and the UDP forwarder, fed by
   // -t/-u and the API socket.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "netstack/core/config.hpp"
+#include "netstack/core/stack.hpp"
 #include "netstack/io/tap.hpp"
 #include "portfwd/spec.hpp"
 
@@ -24,6 +25,9 @@ struct RunOptions {
   portfwd::PortSpecs port_specs;
   // A port spec without an address listens on IPv6 ("::", v6-only) too.
   bool ipv6_listeners = true;
+  // Bounds on the translator's tables (--max-*; docs/security.md), fitted
+  // under the descriptor limit by run().
+  core::Limits limits;
   // Connections and datagrams the container sends to this address go to the
   // host's 127.0.0.1 instead (pasta's --map-guest-addr).
   std::optional<wire::Ip4> map_to_loopback;

@@ -6,6 +6,7 @@
 //
 // Parses with getopt_long into RunOptions, then run() (run.hpp) does the rest.
 #include "common/log.hpp"
+#include "netstack/cli/hardening.hpp"
 #include "netstack/cli/personalities.hpp"
 #include "netstack/cli/run.hpp"
 
@@ -15,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace ferry::cli {
 namespace {
@@ -45,11 +47,12 @@ void print_help(const char* prog) {
       "-u, --udp-ports=SPEC     (ferry) publish container UDP ports, same syntax\n"
       "--resolv-conf=PATH       (ferry) read upstream DNS servers from PATH (default=/etc/resolv.conf)\n"
       "--debug                  (ferry) log debug messages\n"
+      "%s"
       "-h, --help               show this help and exit\n"
       "-v, --version            show version and exit\n"
       "\n"
       "Send SIGUSR1 to print counters (frames, flows, drops by reason) to stderr.\n",
-      prog, prog);
+      prog, prog, kHardeningHelp);
 }
 
 void print_version(const char* prog) {
@@ -78,7 +81,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
 
   enum { kCidr = 256, kDisableHostLoopback, kNetnsType, kUserns, kDisableDns, kMac, kTarget, kResolv, kDebug,
          kSandbox, kSeccomp, kApi, kIpv6, kOutbound, kOutbound6 };
-  static const option opts[] = {
+  std::vector<option> opts = {
       {"configure", no_argument, nullptr, 'c'},
       {"exit-fd", required_argument, nullptr, 'e'},
       {"ready-fd", required_argument, nullptr, 'r'},
@@ -102,11 +105,12 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       {"outbound-addr6", required_argument, nullptr, kOutbound6},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'v'},
-      {nullptr, 0, nullptr, 0},
   };
+  for (const option& h : hardening_options()) opts.push_back(h);
+  opts.push_back({nullptr, 0, nullptr, 0});
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":ce:r:m:a:t:u:6hv", opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, ":ce:r:m:a:t:u:6hv", opts.data(), nullptr)) != -1) {
     switch (c) {
       case 'c': configure = true; break;
       case 'e':
@@ -148,7 +152,9 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       case 'h': print_help(prog); return 0;
       case 'v': print_version(prog); return 0;
       case ':': usage_error(prog, std::string("option requires an argument: ") + argv[optind - 1]);
-      default: usage_error(prog, std::string("unknown option: ") + argv[optind - 1]);
+      default:
+        if (!is_hardening_option(c)) usage_error(prog, std::string("unknown option: ") + argv[optind - 1]);
+        if (auto r = apply_hardening_option(c, optarg, o); !r) usage_error(prog, r.error());
     }
   }
   if (target_type == "bess") {

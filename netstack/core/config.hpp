@@ -4,6 +4,7 @@
 // the DNS forwarder network+3, and DHCP hands out network+15.
 #pragma once
 
+#include "netstack/core/policy.hpp"
 #include "netstack/wire/bytes.hpp"
 
 #include "common/expected.hpp"
@@ -29,6 +30,8 @@ struct NetConfig {
   bool disable_dns = false;
   // Where DNS queries to `dns` go: nameservers read from this file.
   std::string resolv_conf = "/etc/resolv.conf";
+  // --allow/--deny: where the container may open flows (policy.hpp).
+  Policy egress;
 
   // IPv6 (--enable-ipv6), slirp4netns's plan: prefix fd00::/64, gateway ::2,
   // DNS ::3; the container configures itself by SLAAC from our router

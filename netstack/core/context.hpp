@@ -47,35 +47,43 @@ struct Context {
   // same way: the gateway (fd00::2 or its link-local fe80::2) is the host's
   // ::1, the DNS address fd00::3 the host's (IPv4) resolver; link-local and
   // the prefix's other addresses go nowhere. `dst` is IPv4-mapped for IPv4.
+  // Then the egress policy judges the real destination (policy.hpp); the
+  // DNS forwarder's upstream is exempt. Called once per new flow (ICMP:
+  // port 0).
   ferry::Expected<SockAddr, wire::Drop> map_destination(const wire::Ip6& dst, uint16_t port) {
     if (dst.is_v4_mapped()) {
       const wire::Ip4 d = dst.v4();
       if (d == cfg.gateway) {
         if (cfg.disable_host_loopback) return ferry::unexpected(wire::Drop::host_loopback_disabled);
-        return SockAddr::v4(wire::Ip4(127, 0, 0, 1), port);
+        return egress_check(SockAddr::v4(wire::Ip4(127, 0, 0, 1), port));
       }
       if (d == cfg.dns) return dns_upstream(port);
       if (d.is_loopback() || d.is_multicast() || d.is_broadcast() || d.is_unspecified() || cfg.in_subnet(d))
         return ferry::unexpected(wire::Drop::bad_ip_address);
-      return SockAddr{dst, port};
+      return egress_check(SockAddr{dst, port});
     }
     if (dst == cfg.gateway6 || dst == cfg.gateway_ll) {
       if (cfg.disable_host_loopback) return ferry::unexpected(wire::Drop::host_loopback_disabled);
       wire::Ip6 lo;
       lo.b[15] = 1;
-      return SockAddr{lo, port};
+      return egress_check(SockAddr{lo, port});
     }
     if (dst == cfg.dns6) return dns_upstream(port);
     if (dst.is_loopback() || dst.is_multicast() || dst.is_unspecified() || dst.is_link_local() ||
         cfg.in_prefix6(dst))
       return ferry::unexpected(wire::Drop::bad_ip_address);
-    return SockAddr{dst, port};
+    return egress_check(SockAddr{dst, port});
   }
 
   ferry::Expected<SockAddr, wire::Drop> dns_upstream(uint16_t port) {
     wire::Ip4 up;
     if (port != 53 || cfg.disable_dns || !host.dns_upstream(up)) return ferry::unexpected(wire::Drop::not_for_us);
     return SockAddr::v4(up, 53);
+  }
+
+  ferry::Expected<SockAddr, wire::Drop> egress_check(SockAddr a) const {
+    if (!cfg.egress.empty() && !cfg.egress.allows(a.addr, a.port)) return ferry::unexpected(wire::Drop::policy_denied);
+    return a;
   }
 };
 

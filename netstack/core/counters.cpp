@@ -29,6 +29,9 @@ std::string Counters::format(size_t tcp_flows, size_t dgram_flows) const {
   line("udp_flows_expired", udp_flows_expired);
   line("udp_datagrams_out", udp_datagrams_out);
   line("udp_datagrams_in", udp_datagrams_in);
+  line("dgram_evicted_full", dgram_evicted_full);
+  line("dgram_evicted_port", dgram_evicted_port);
+  line("dgram_evicted_dns", dgram_evicted_dns);
   line("dns_queries", dns_queries);
   line("ndp_adverts", ndp_adverts);
   line("router_adverts", router_adverts);

@@ -19,6 +19,9 @@ struct Counters {
   uint64_t tcp_bytes_to_host = 0, tcp_bytes_to_container = 0;
   uint64_t udp_flows_opened = 0, udp_flows_inbound = 0, udp_flows_expired = 0, udp_datagrams_out = 0, udp_datagrams_in = 0;
   uint64_t dns_queries = 0, fragments_in = 0, datagrams_reassembled = 0;
+  // Datagram flows closed early to make room (docs/security.md): the table
+  // was full, a source port / echo id had too many, too many DNS queries.
+  uint64_t dgram_evicted_full = 0, dgram_evicted_port = 0, dgram_evicted_dns = 0;
   std::array<uint64_t, size_t(wire::Drop::count_)> drops{};
 
   void drop(wire::Drop d) { ++drops[size_t(d)]; }

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,8 +23,25 @@ Dgram::Dgram(Context& ctx, size_t max_flows)
   pending_now_.reserve(max_flows);
 }
 
+void Dgram::set_limits(size_t per_port, size_t dns) {
+  max_per_port_ = std::min<size_t>(per_port, 65535);
+  max_dns_ = dns;
+  per_port_.assign(2 * 65536, 0);
+}
+
 int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64_t now_ms) {
-  if (free_slots_.empty()) evict_oldest();
+  if (dns && dns_active_ >= max_dns_) {
+    ++ctx_.ctr.dgram_evicted_dns;
+    evict_oldest([](const DgramFlow& g) { return g.dns; });
+  }
+  if (!per_port_.empty() && per_port_[(icmp ? 65536u : 0u) + key.cport] >= max_per_port_) {
+    ++ctx_.ctr.dgram_evicted_port;
+    evict_oldest([&](const DgramFlow& g) { return g.icmp == icmp && g.key.cport == key.cport; });
+  }
+  if (free_slots_.empty()) {
+    ++ctx_.ctr.dgram_evicted_full;
+    evict_oldest([](const DgramFlow&) { return true; });
+  }
   const uint32_t slot = free_slots_.back();
   free_slots_.pop_back();
   DgramFlow& f = flows_[slot];
@@ -32,6 +50,8 @@ int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64
   f.dns = dns;
   f.fd = fd;
   f.key = key;
+  dns_active_ += dns;
+  if (!per_port_.empty()) ++per_port(f);
   f.last_active_ms = now_ms;
   index_.insert(key, int32_t(slot));
   ++active_;
@@ -41,6 +61,8 @@ int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64
 
 void Dgram::close_flow(uint32_t slot) {
   DgramFlow& f = flows_[slot];
+  dns_active_ -= f.dns;
+  if (!per_port_.empty()) --per_port(f);
   ctx_.host.close(f.fd, false);
   index_.erase(f.key);
   f.used = false;
@@ -51,16 +73,16 @@ void Dgram::close_flow(uint32_t slot) {
   --active_;
 }
 
-void Dgram::evict_oldest() {
-  uint32_t oldest = 0;
+template <class Pred>
+void Dgram::evict_oldest(Pred pred) {
+  uint32_t oldest = UINT32_MAX;
   uint64_t t = UINT64_MAX;
   for (uint32_t i = 0; i < flows_.size(); ++i)
-    if (flows_[i].used && flows_[i].last_active_ms < t) {
+    if (flows_[i].used && flows_[i].last_active_ms < t && pred(flows_[i])) {
       t = flows_[i].last_active_ms;
       oldest = i;
     }
-  ctx_.ctr.drop(wire::Drop::flow_table_full);
-  close_flow(oldest);
+  if (oldest != UINT32_MAX) close_flow(oldest);
 }
 
 void Dgram::on_udp(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms) {

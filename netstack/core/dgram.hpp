@@ -62,17 +62,29 @@ class Dgram {
   bool has_pending() const { return !pending_.empty(); }
   void run_pending(uint64_t now_ms);
   size_t active() const { return active_; }
+  // Bounds below the table size (docs/security.md): at most `per_port` flows
+  // share one container source port (UDP) or echo identifier (ICMP), at most
+  // `dns` queries to the DNS forwarder are in flight. A new flow beyond a
+  // bound evicts the least recently active flow of the same kind (counted:
+  // dgram_evicted_port, dgram_evicted_dns; a full table: dgram_evicted_full).
+  void set_limits(size_t per_port, size_t dns);
+  size_t dns_active() const { return dns_active_; }
 
  private:
   int32_t open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64_t now_ms);
   void close_flow(uint32_t slot);
-  void evict_oldest();
+  // Closes the least recently active flow for which pred(flow) holds.
+  template <class Pred>
+  void evict_oldest(Pred pred);
+  uint16_t& per_port(const DgramFlow& f) { return per_port_[(f.icmp ? 65536u : 0u) + f.key.cport]; }
 
   Context& ctx_;
   std::vector<DgramFlow> flows_;
   std::vector<uint32_t> free_slots_;
   FlowIndex index_;
   size_t active_ = 0;
+  size_t max_per_port_ = SIZE_MAX, max_dns_ = SIZE_MAX, dns_active_ = 0;
+  std::vector<uint16_t> per_port_;  // flows per source port (UDP), then per echo id (ICMP)
   bool warned_icmp_ = false;
   std::vector<std::vector<uint8_t>> batch_;  // frame-shaped receive buffers
   std::vector<Host::MsgBuf> msgs_;

@@ -14,7 +14,7 @@ void Reassembler::expire(uint64_t now_ms, Counters& ctr) {
   for (auto& s : slots_)
     if (s.used && now_ms - s.started_ms >= timeout_ms_) {
       s.used = false;
-      ctr.drop(wire::Drop::fragment_dropped);
+      ctr.drop(wire::Drop::fragment_timeout);
     }
 }
 
@@ -41,7 +41,7 @@ std::span<const uint8_t> Reassembler::add(const wire::Ip4Hdr& ip, std::span<cons
   }
   if (!slot) {
     if (!free_slot) {  // table full: give up the oldest datagram
-      ctr.drop(wire::Drop::fragment_dropped);
+      ctr.drop(wire::Drop::fragment_table_full);
       oldest->used = false;
       free_slot = oldest;
     }
@@ -64,7 +64,7 @@ std::span<const uint8_t> Reassembler::add(const wire::Ip4Hdr& ip, std::span<cons
   const bool past_end = slot->total && off + len > slot->total;
   if (overlap || bad_end || past_end) {
     slot->used = false;
-    ctr.drop(wire::Drop::fragment_dropped);
+    ctr.drop(overlap ? wire::Drop::fragment_overlap : wire::Drop::fragment_dropped);
     return {};
   }
   for (uint32_t b = first; b < last; ++b) slot->have.set(b);

@@ -4,7 +4,11 @@
 // bytes, each dropped `timeout_ms` after its first fragment (Linux's
 // ipfrag_time is 30 s). Overlapping fragments drop the whole datagram, as
 // Linux does since 4.19 and RFC 5722 requires for IPv6: overlaps are only
-// ever an attack or a bug.
+// ever an attack or a bug. Memory is bounded by slots x 64 KiB (buffers are
+// allocated on a slot's first use and kept). Drops are counted by reason:
+// fragment_overlap, fragment_timeout, fragment_table_full (the oldest
+// datagram gave way to a new one), fragment_dropped (malformed: a bad length,
+// too long, inconsistent ends).
 #pragma once
 
 #include "netstack/core/counters.hpp"

@@ -22,7 +22,10 @@ Stack::Stack(const NetConfig& cfg, Host& host, TapOut& tap, Random& rng, bool vn
       tcp_(ctx_, limits.tcp_flows),
       dgram_(ctx_, limits.dgram_flows),
       reasm_(limits.reasm_slots, limits.reasm_timeout_ms),
-      vnet_(vnet) {}
+      vnet_(vnet) {
+  tcp_.set_half_open_limit(limits.tcp_half_open);
+  dgram_.set_limits(limits.dgram_per_port, limits.dns_queries);
+}
 
 void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
   ++ctr_.frames_in;
@@ -40,7 +43,10 @@ void Stack::on_frame(std::span<const uint8_t> frame, uint64_t now_ms) {
   if (!eth) return ctr_.drop(Drop::short_frame);
   // Every frame on the tap comes from the container: learn its MAC from any
   // of them (also multicast ones, e.g. its IPv6 router solicitations).
-  if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()))
+  // Never from a frame claiming the gateway's own MAC (a spoof that would
+  // make ferry address its frames to itself).
+  if (!eth->src.is_multicast() && !eth->src.is_zero() && !(eth->src == out_.guest_mac()) &&
+      !(eth->src == cfg_.gateway_mac))
     out_.set_guest_mac(eth->src);
   // Broadcast (ARP) and multicast (IPv6 neighbour discovery) are for us too.
   if (!(eth->dst == cfg_.gateway_mac) && !eth->dst.is_multicast()) return ctr_.drop(Drop::not_for_us);

@@ -24,10 +24,17 @@
 
 namespace ferry::core {
 
+// What a container can make ferry hold at most (docs/security.md lists the
+// defaults and the options that change them). Each flow holds one host
+// socket, so tcp_flows + dgram_flows is also the fd budget of the translator
+// (io/limits.hpp fits it under RLIMIT_NOFILE).
 struct Limits {
-  size_t tcp_flows = 16384;
-  size_t dgram_flows = 4096;
-  size_t reasm_slots = 16;
+  size_t tcp_flows = 16384;      // --max-tcp-flows: SYNs beyond are refused (RST, flow_table_full)
+  size_t tcp_half_open = 1024;   // --max-tcp-half-open: connecting/SYN-ACK sent (RST, tcp_half_open_full)
+  size_t dgram_flows = 4096;     // --max-udp-flows: UDP + ICMP echo flows; LRU evicted when full
+  size_t dgram_per_port = 1024;  // --max-udp-flows-per-port: per container source port / echo id
+  size_t dns_queries = 256;      // --max-dns-queries: DNS forwarder queries in flight
+  size_t reasm_slots = 16;       // --max-reasm-datagrams: datagrams in reassembly, 64 KiB each
   uint64_t reasm_timeout_ms = 30000;
 };
 

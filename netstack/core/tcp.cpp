@@ -46,6 +46,7 @@ uint32_t Tcp::alloc_slot() {
 
 void Tcp::free_flow(uint32_t slot, bool reset_host) {
   TcpFlow& f = flows_[slot];
+  if (f.state == TcpFlow::State::connecting || f.state == TcpFlow::State::syn_ack_sent) --half_open_;
   if (f.fd >= 0) ctx_.host.close(f.fd, reset_host);
   index_.erase(f.key);
   f.fd = -1;
@@ -98,6 +99,7 @@ void Tcp::on_segment(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms
       }
       if (!th.has(TcpHdr::kAck) || th.ack != f.isn + 1) return;
       f.state = TcpFlow::State::established;
+      --half_open_;
       f.snd_una = f.snd_nxt = f.snd_max = f.isn + 1;
       f.wnd_edge = th.ack + (uint32_t(th.window) << f.c_wscale);
       f.rto_deadline = 0;
@@ -156,6 +158,11 @@ void Tcp::on_syn(const L3& ip, const TcpHdr& th, uint64_t now_ms) {
     send_rst_for(ip, th, 0);
     return;
   }
+  if (half_open_ >= max_half_open_) {
+    ctx_.ctr.drop(wire::Drop::tcp_half_open_full);
+    send_rst_for(ip, th, 0);
+    return;
+  }
   auto dst = ctx_.map_destination(ip.dst, th.dport);
   if (!dst) {
     ctx_.ctr.drop(dst.error());
@@ -179,6 +186,7 @@ void Tcp::on_syn(const L3& ip, const TcpHdr& th, uint64_t now_ms) {
   const uint32_t slot = alloc_slot();
   TcpFlow& f = flows_[slot];
   f.state = TcpFlow::State::connecting;
+  ++half_open_;
   f.fd = fd;
   f.key = FlowKey{ip.src, ip.dst, th.sport, th.dport, wire::Ip4Hdr::kTcp};
   f.rcv_nxt = th.seq + 1;

@@ -113,6 +113,11 @@ class Tcp {
   void flush();
   uint64_t next_deadline() const;  // 0: none
   size_t active() const { return active_; }
+  // Outbound connections not yet established (connecting, syn_ack_sent):
+  // a SYN beyond `max` is refused with an RST and counted as
+  // tcp_half_open_full (docs/security.md).
+  void set_half_open_limit(size_t max) { max_half_open_ = max; }
+  size_t half_open() const { return half_open_; }
   const TcpFlow* find_for_test(const FlowKey& k) const;
 
  private:
@@ -141,6 +146,8 @@ class Tcp {
   std::vector<uint32_t> ack_list_;
   FlowIndex index_;
   size_t active_ = 0;
+  size_t half_open_ = 0;
+  size_t max_half_open_ = SIZE_MAX;
 };
 
 }  // namespace ferry::core

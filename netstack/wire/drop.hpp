@@ -14,8 +14,10 @@ namespace ferry::wire {
   X(unknown_protocol) X(bad_tcp_header) X(bad_tcp_checksum) X(bad_udp_header)    \
   X(bad_udp_checksum) X(bad_icmp) X(bad_icmp_checksum) X(tcp_no_flow)           \
   X(tcp_out_of_window) X(flow_table_full) X(host_loopback_disabled)             \
-  X(udp_send_failed) X(icmp_unsupported) X(ipv6_unsupported) X(datagram_too_long)        \
-  X(bad_ndp) X(ipv6_extension_header)
+  X(udp_send_failed) X(icmp_unsupported) X(ipv6_unsupported) X(datagram_too_long) \
+  X(bad_ndp) X(ipv6_extension_header)                                           \
+  X(policy_denied) X(tcp_half_open_full) X(fragment_overlap)                   \
+  X(fragment_timeout) X(fragment_table_full)
 
 enum class Drop : uint8_t {
 #define FERRY_X(name) name,

@@ -227,11 +227,11 @@ TEST_F(StackTest, OverlappingAndStaleFragmentsAreDropped) {
   Bytes part(800, 'o');
   in(fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, 0x2000 | 0, 5));
   in(fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, 0x2000 | 50, 5));  // overlaps 400..800
-  EXPECT_EQ(stack->counters().dropped(wire::Drop::fragment_dropped), 1u);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::fragment_overlap), 1u);
   in(fb.ipv4(kGuest, kRemote, wire::Ip4Hdr::kUdp, part, 0x2000 | 0, 6));
   now += 31000;
   stack->on_timer(now);
-  EXPECT_EQ(stack->counters().dropped(wire::Drop::fragment_dropped), 2u);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::fragment_timeout), 1u);
   EXPECT_TRUE(host.socks.empty());
 }
 

@@ -12,13 +12,21 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ferry;
+  // Small bounds and a deny rule, so that the policy and every bound
+  // (docs/security.md) are reached by short inputs.
   core::NetConfig cfg;
+  (void)cfg.egress.add(false, "192.0.2.0/25");
+  (void)cfg.egress.add(false, "127.0.0.1/32:22");
   test::FakeHost host;
   test::FakeTap tap;
   test::SeqRandom rng;
   core::Limits limits;
   limits.tcp_flows = 64;
+  limits.tcp_half_open = 8;
   limits.dgram_flows = 64;
+  limits.dgram_per_port = 4;
+  limits.dns_queries = 4;
+  limits.reasm_slots = 4;
   core::Stack stack(cfg, host, tap, rng, true, limits);
   uint64_t now = 1;
   size_t i = 0;

@@ -1,0 +1,37 @@
+// Hardening options shared by ferry's personalities (docs/security.md):
+//
+//   --allow CIDR[:PORTS]        egress allow rule (repeatable; core/policy.hpp)
+//   --deny CIDR[:PORTS]         egress deny rule (repeatable)
+//   --max-tcp-flows N           and the other bounds of core::Limits
+//   --max-tcp-half-open N
+//   --max-udp-flows N
+//   --max-udp-flows-per-port N
+//   --max-dns-queries N
+//   --max-reasm-datagrams N
+//
+// Each personality appends hardening_options() to its getopt_long table and
+// hands the codes for which is_hardening_option() holds to
+// apply_hardening_option().
+#pragma once
+
+#include "netstack/cli/run.hpp"
+
+#include "common/expected.hpp"
+
+#include <getopt.h>
+
+#include <string>
+#include <vector>
+
+namespace ferry::cli {
+
+inline constexpr int kFirstHardeningOption = 0x1000;
+
+std::vector<option> hardening_options();
+inline bool is_hardening_option(int c) { return c >= kFirstHardeningOption && c < kFirstHardeningOption + 16; }
+// The error text names the option and its value.
+ferry::Expected<void, std::string> apply_hardening_option(int c, const char* arg, RunOptions& o);
+// Lines for --help, in the style of the slirp4netns help text.
+extern const char* const kHardeningHelp;
+
+}  // namespace ferry::cli

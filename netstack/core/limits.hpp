@@ -1,0 +1,32 @@
+// Fitting the translator's flow limits (core::Limits) under the process's
+// descriptor limit. Every flow holds one host socket, so a container that
+// opens flows as fast as it can would otherwise run ferry out of descriptors
+// (EMFILE) for its own tap, port forwards and API socket - or, as with
+// slirp4netns, leave the container with "Network is unreachable". Pure
+// arithmetic; io/ reads RLIMIT_NOFILE (after raising the soft limit to the
+// hard one) and calls it at start.
+//
+// Rule: kReservedFds descriptors are kept for ferry itself (tap, io_uring,
+// signalfd, eventfd, inotify/pidfd, API socket, listeners, logs); half of the
+// rest is the translator's (tcp_flows + dgram_flows), the other half is left
+// to the port forwarder's connections (4 descriptors each: two sockets, two
+// pipes). When the configured flows do not fit, both tables shrink in
+// proportion, and the bounds below them (half-open, per port, DNS) shrink
+// with them.
+#pragma once
+
+#include "netstack/core/stack.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace ferry::core {
+
+inline constexpr uint64_t kReservedFds = 256;
+inline constexpr size_t kMinFlows = 16;
+
+// Returns `l` unchanged when it fits `nofile`, else the shrunk limits; sets
+// `note` to a one-line explanation when it shrank them.
+Limits fit_limits_to_fds(Limits l, uint64_t nofile, std::string* note = nullptr);
+
+}  // namespace ferry::core
