@@ -20,6 +20,9 @@ struct NetConfig {
   wire::Ip4 dns{10, 0, 2, 3};
   wire::Ip4 guest{10, 0, 2, 100};
   wire::Ip4 dhcp_start{10, 0, 2, 15};
+  // The DHCP server (core/dhcp4.hpp) hands out dhcp_start, dhcp_start+1, ...
+  // one address per client MAC, at most this many (libslirp: 16).
+  unsigned dhcp_leases = 16;
   // slirp's gateway MAC: 52:55 then the gateway's IPv4 address.
   wire::Mac gateway_mac{{0x52, 0x55, 10, 0, 2, 2}};
   std::optional<wire::Mac> guest_mac;  // --macaddress

@@ -29,6 +29,11 @@ std::string Counters::format(size_t tcp_flows, size_t dgram_flows) const {
   line("udp_datagrams_out", udp_datagrams_out);
   line("udp_datagrams_in", udp_datagrams_in);
   line("dns_queries", dns_queries);
+  line("dhcp_offers", dhcp_offers);
+  line("dhcp_acks", dhcp_acks);
+  line("dhcp_naks", dhcp_naks);
+  line("dhcp_releases", dhcp_releases);
+  line("dhcp_ignored", dhcp_ignored);
   line("arp_replies", arp_replies);
   line("icmp_echo_local", icmp_echo_local);
   line("icmp_echo_forwarded", icmp_echo_forwarded);

@@ -19,6 +19,8 @@ struct Counters {
   uint64_t tcp_bytes_to_host = 0, tcp_bytes_to_container = 0;
   uint64_t udp_flows_opened = 0, udp_flows_expired = 0, udp_datagrams_out = 0, udp_datagrams_in = 0;
   uint64_t dns_queries = 0, fragments_in = 0, datagrams_reassembled = 0;
+  // DHCP server (core/dhcp4.hpp); malformed messages count as drop_bad_dhcp.
+  uint64_t dhcp_offers = 0, dhcp_acks = 0, dhcp_naks = 0, dhcp_releases = 0, dhcp_ignored = 0;
   std::array<uint64_t, size_t(wire::Drop::count_)> drops{};
 
   void drop(wire::Drop d) { ++drops[size_t(d)]; }

@@ -47,20 +47,22 @@ void Emitter::send_ipv4_from(uint8_t* base, wire::Ip4 src, wire::Ip4 dst, uint8_
     vh.gso_size = o.gso_size;
     vh.hdr_len = uint16_t(kL4Off - kEthOff + o.l4_hdr_len);
   }
-  finish(base, wire::Eth::kIpv4, 20 + l4_len, vh);
+  finish(base, wire::Eth::kIpv4, 20 + l4_len, vh, o.eth_dst);
 }
 
 void Emitter::send_eth(uint16_t ethertype, size_t len) { finish(buf_.data(), ethertype, len, wire::VnetHdr{}); }
 
-void Emitter::finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh) {
+void Emitter::finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh,
+                     const wire::Mac* eth_dst) {
   bool arp_for_guest = false;
   wire::Eth eth;
   // Until the guest has said anything we do not know its MAC: broadcast
   // (its kernel drops unicast IP in broadcast frames, so a connection opened
   // towards it is retransmitted once the ARP request below is answered).
-  if (have_guest_mac_) eth.dst = guest_mac_;
+  if (eth_dst) eth.dst = *eth_dst;
+  else if (have_guest_mac_) eth.dst = guest_mac_;
   else std::fill(std::begin(eth.dst.b), std::end(eth.dst.b), uint8_t(0xff));
-  if (!have_guest_mac_ && ethertype == wire::Eth::kIpv4) arp_for_guest = true;
+  if (!eth_dst && !have_guest_mac_ && ethertype == wire::Eth::kIpv4) arp_for_guest = true;
   eth.src = cfg_.gateway_mac;
   eth.type = ethertype;
   eth.emit(base + kEthOff);

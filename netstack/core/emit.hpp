@@ -36,6 +36,9 @@ class Emitter {
     // `l4_hdr_len` bytes of L4 header repeated in each.
     uint16_t gso_size = 0;
     uint16_t l4_hdr_len = 0;
+    // The Ethernet destination, when not the container's learnt MAC (DHCP
+    // replies go to the client's chaddr or to broadcast).
+    const wire::Mac* eth_dst = nullptr;
   };
   // Sends the IPv4 datagram whose L4 part (l4_len bytes) is at l4().
   void send_ipv4(wire::Ip4 src, wire::Ip4 dst, uint8_t proto, size_t l4_len, const Opts& o) {
@@ -54,7 +57,8 @@ class Emitter {
   const wire::Mac& guest_mac() const { return guest_mac_; }
 
  private:
-  void finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh);
+  void finish(uint8_t* base, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh,
+              const wire::Mac* eth_dst = nullptr);
   void request_guest_mac();
 
   const NetConfig& cfg_;

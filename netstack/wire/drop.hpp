@@ -14,7 +14,7 @@ namespace ferry::wire {
   X(unknown_protocol) X(bad_tcp_header) X(bad_tcp_checksum) X(bad_udp_header)    \
   X(bad_udp_checksum) X(bad_icmp) X(bad_icmp_checksum) X(tcp_no_flow)           \
   X(tcp_out_of_window) X(flow_table_full) X(host_loopback_disabled)             \
-  X(udp_send_failed) X(icmp_unsupported) X(ipv6_unsupported)
+  X(udp_send_failed) X(icmp_unsupported) X(ipv6_unsupported) X(bad_dhcp)
 
 enum class Drop : uint8_t {
 #define FERRY_X(name) name,
