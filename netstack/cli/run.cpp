@@ -142,6 +142,7 @@ int run(RunOptions& o) {
 
   io::Loop loop;
   io::RealHost real_host(loop, cfg.resolv_conf);
+  real_host.set_outbound4(cfg.outbound_addr);
   std::optional<MappingHost> mapping;
   core::Host* host = &real_host;
   if (o.map_to_loopback) host = &mapping.emplace(real_host, *o.map_to_loopback);

@@ -31,6 +31,11 @@ struct NetConfig {
   bool disable_dns = false;
   // Where DNS queries to `dns` go: nameservers read from this file.
   std::string resolv_conf = "/etc/resolv.conf";
+  // --outbound-addr / --outbound-addr6: the source address host sockets of
+  // container flows bind to (not those to the host's loopback). Applied by
+  // the Host implementation (io/host_sockets.cpp), not by the core.
+  std::optional<wire::Ip4> outbound_addr;
+  std::optional<wire::Ip6> outbound_addr6;
 
   bool in_subnet(wire::Ip4 a) const { return prefix == 0 || (a.v >> (32 - prefix)) == (network.v >> (32 - prefix)); }
   wire::Ip4 netmask() const { return wire::Ip4(prefix == 0 ? 0 : ~uint32_t(0) << (32 - prefix)); }

@@ -44,10 +44,33 @@ int RealHost::adopt_tcp(int fd) {
   return 0;
 }
 
+int RealHost::bind_outbound(int fd, wire::Ip4 dst, bool tcp) {
+  if (!outbound4_ || dst.is_loopback()) return 0;
+  // Let connect() pick the port, so that the 4-tuple, not the address
+  // alone, must be unique: bound connections do not exhaust ports sooner.
+  int one = 1;
+  if (tcp) setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  sockaddr_in sa = to_sockaddr(*outbound4_, 0);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
+    const int e = errno;
+    if (!warned_bind_) {
+      warned_bind_ = true;
+      spdlog::warn("--outbound-addr: cannot bind to {}: {}; container connections fail", core::to_string(*outbound4_),
+                   strerror(e));
+    }
+    return -e;
+  }
+  return 0;
+}
+
 int RealHost::tcp_connect(core::SockAddr4 dst) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (int r = adopt_tcp(fd); r < 0) {
+    ::close(fd);
+    return r;
+  }
+  if (int r = bind_outbound(fd, dst.addr, true); r < 0) {
     ::close(fd);
     return r;
   }
@@ -123,6 +146,10 @@ void RealHost::close(int fd, bool reset) {
 int RealHost::udp_open(core::SockAddr4 dst) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
+  if (int r = bind_outbound(fd, dst.addr, false); r < 0) {
+    ::close(fd);
+    return r;
+  }
   sockaddr_in sa = to_sockaddr(dst.addr, dst.port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
     int e = errno;
@@ -135,6 +162,10 @@ int RealHost::udp_open(core::SockAddr4 dst) {
 int RealHost::icmp_open(wire::Ip4 dst) {
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMP);
   if (fd < 0) return -errno;
+  if (int r = bind_outbound(fd, dst, false); r < 0) {
+    ::close(fd);
+    return r;
+  }
   sockaddr_in sa = to_sockaddr(dst, 0);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) {
     int e = errno;
