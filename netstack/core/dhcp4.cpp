@@ -61,7 +61,7 @@ int Dhcp4Server::allocate(const wire::Mac& mac, std::optional<wire::Ip4> wanted)
   return -1;
 }
 
-bool Dhcp4Server::lease_of(const wire::Mac& mac, wire::Ip4& out) const {
+bool Dhcp4Server::test_lease_of(const wire::Mac& mac, wire::Ip4& out) const {
   const int s = find(mac);
   if (s >= 0) out = addr(size_t(s));
   return s >= 0;

@@ -52,8 +52,8 @@ class Dhcp4Server {
   // `msg` is the UDP payload.
   void on_message(std::span<const uint8_t> msg);
 
-  // The address held by this hardware address, if any (for tests).
-  bool lease_of(const wire::Mac& mac, wire::Ip4& out) const;
+  // The address held by this hardware address, if any.
+  bool test_lease_of(const wire::Mac& mac, wire::Ip4& out) const;
 
  private:
   struct Lease {

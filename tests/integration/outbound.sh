@@ -4,7 +4,8 @@
 # 198.18.N.0/29), gives the host a second address on that veth (.3) and an
 # interface of its own with 198.19.N.1, and asks a server in the namespace which
 # source address it sees: the host's .1 by default, .3 with
-# --outbound-addr=198.18.N.3 (TCP and UDP), that interface's address with
+# --outbound-addr=198.18.N.3 (TCP, UDP, and ping through an ICMP echo
+# socket, which the remote host answers only from .3), that interface's address with
 # --outbound-addr=<dummy name>. Connections to the gateway keep going to
 # the host's 127.0.0.1 from 127.0.0.1. Bad values fail at start-up with a
 # message naming the problem.
@@ -42,6 +43,16 @@ socat TCP-LISTEN:"$lport",bind=127.0.0.1,fork,reuseaddr 'SYSTEM:read x; echo $SO
 lo_srv=$!
 ft_on_exit "ft_kill $lo_srv"
 ft_wait_for ip netns exec "$far" sh -c 'ss -Htln "sport = :7000" | grep -q .'
+# The remote host answers ping only from the second address, so that a
+# reply shows which source the host's ICMP echo socket used.
+ip netns exec "$far" nft -f - <<EOF
+table ip outbound_test {
+  chain input {
+    type filter hook input priority 0;
+    icmp type echo-request ip saddr != $second drop
+  }
+}
+EOF
 ft_wait_for ft_listening "$lport"
 
 tcp_peer() { ft_in_ctr sh -c "echo hi | socat -t 3 - TCP:$far_ip:7000" | head -n 1; }
@@ -56,11 +67,17 @@ restart() {
 
 restart
 ft_expect_eq "by default the remote host sees the host's address" "$FT_HOST_IP" "$(tcp_peer)"
+if ft_in_ctr ping -c 1 -W 1 "$far_ip" >/dev/null 2>&1; then
+  ft_fail "ping from the host's own address should be dropped by the remote host's filter"
+else
+  ft_pass "by default ping leaves from the host's address (filtered remotely)"
+fi
 
 restart --outbound-addr="$second"
 ft_expect_eq "TCP with --outbound-addr=$second" "$second" "$(tcp_peer)"
 ft_expect_eq "UDP with --outbound-addr=$second" "$second" "$(udp_peer)"
 ft_expect_eq "the gateway still reaches the host's 127.0.0.1 from loopback" "127.0.0.1" "$(gw_peer)"
+ft_check "ping with --outbound-addr=$second leaves from it" ft_in_ctr ping -c 1 -W 2 "$far_ip"
 
 restart --outbound-addr="$dummy"
 ft_expect_eq "TCP with --outbound-addr=$dummy (an interface name)" "$dummy_ip" "$(tcp_peer)"

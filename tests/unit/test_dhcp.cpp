@@ -210,7 +210,7 @@ TEST_F(DhcpTest, RequestAfterOfferIsAcked) {
   EXPECT_EQ(r.frame.ip.dst, kLease);
   EXPECT_EQ(ctr().dhcp_acks, 1u);
   wire::Ip4 a;
-  EXPECT_TRUE(stack->dhcp().lease_of(Msg().chaddr, a));
+  EXPECT_TRUE(stack->dhcp().test_lease_of(Msg().chaddr, a));
   EXPECT_EQ(a, kLease);
 }
 
@@ -299,7 +299,7 @@ TEST_F(DhcpTest, ReleaseFreesTheLease) {
   EXPECT_TRUE(tap.frames.empty()) << "RELEASE has no reply";
   EXPECT_EQ(ctr().dhcp_releases, 1u);
   wire::Ip4 a;
-  EXPECT_FALSE(stack->dhcp().lease_of(rel.chaddr, a));
+  EXPECT_FALSE(stack->dhcp().test_lease_of(rel.chaddr, a));
   Msg other = discover();
   other.chaddr = forged.chaddr;
   send(other);
@@ -319,7 +319,7 @@ TEST_F(DhcpTest, InformGetsOptionsWithoutALease) {
   EXPECT_EQ(r.ip(Dhcp4::kOptDns), kDns);
   EXPECT_EQ(r.frame.ip.dst, m.ciaddr);
   wire::Ip4 a;
-  EXPECT_FALSE(stack->dhcp().lease_of(m.chaddr, a));
+  EXPECT_FALSE(stack->dhcp().test_lease_of(m.chaddr, a));
 }
 
 TEST_F(DhcpTest, OptionsFollowTheConfiguration) {
