@@ -273,6 +273,7 @@ int pasta_main(int argc, char** argv) {
   cfg.network = wire::Ip4(addr->v & mask);
   cfg.gateway = *gateway;
   cfg.dhcp_start = *addr;
+  cfg.dhcp_leases = 1;  // pasta hands out the one address it copied
   cfg.gateway.store(cfg.gateway_mac.b + 2);
   if (dns_forward) {
     cfg.dns = *dns_forward;

@@ -145,6 +145,8 @@ int run(RunOptions& o) {
 
   io::Loop loop;
   io::RealHost real_host(loop, cfg.resolv_conf);
+  real_host.set_outbound4(cfg.outbound_addr);
+  real_host.set_outbound6(cfg.outbound_addr6);
   std::optional<MappingHost> mapping;
   core::Host* host = &real_host;
   if (o.map_to_loopback) host = &mapping.emplace(real_host, *o.map_to_loopback);

@@ -9,12 +9,14 @@
 #include "netstack/cli/hardening.hpp"
 #include "netstack/cli/personalities.hpp"
 #include "netstack/cli/run.hpp"
+#include "netstack/io/outbound.hpp"
 
 #include <getopt.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +24,8 @@ namespace ferry::cli {
 namespace {
 
 // Podman greps this text for flags before passing them: list only flags that
-// ferry really implements (not --enable-sandbox, --enable-seccomp,
-// --outbound-addr: see docs/integration.md).
+// ferry really implements (not --enable-sandbox, --enable-seccomp: see
+// docs/integration.md).
 void print_help(const char* prog) {
   std::printf(
       "Usage: %s [OPTION]... PID|PATH [TAPNAME]\n"
@@ -42,6 +44,8 @@ void print_help(const char* prog) {
       "--macaddress=MAC         specify the MAC address of the TAP (only valid with -c)\n"
       "--target-type=TYPE       specify the target type ([netns], default=netns)\n"
       "-a, --api-socket=PATH    specify API socket path\n"
+      "--outbound-addr=IPv4     bind host sockets of container connections to IPv4 (an address or an interface name)\n"
+      "--outbound-addr6=IPv6    the same for IPv6 connections (an address or an interface name)\n"
       "-t, --tcp-ports=SPEC     (ferry) publish container TCP ports, pasta syntax: 8080:80, 127.0.0.1/2222:22,\n"
       "                         1000-1010, ~1005; without an address on IPv4 and IPv6\n"
       "-u, --udp-ports=SPEC     (ferry) publish container UDP ports, same syntax\n"
@@ -78,6 +82,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
   bool configure = false, debug = false;
   long exit_fd = -1, ready_fd = -1;
   std::string netns_type = "pid", userns_path, cidr, macaddress, target_type = "netns";
+  std::optional<std::string> outbound4, outbound6;
 
   enum { kCidr = 256, kDisableHostLoopback, kNetnsType, kUserns, kDisableDns, kMac, kTarget, kResolv, kDebug,
          kSandbox, kSeccomp, kApi, kIpv6, kOutbound, kOutbound6 };
@@ -147,8 +152,8 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
         if (auto r = o.port_specs.add(char(c), optarg); !r) usage_error(prog, r.error());
         break;
       case '6': cfg.ipv6 = true; break;
-      case kOutbound:
-      case kOutbound6: usage_error(prog, std::string(argv[optind - 1]) + " is not supported by this version of ferry");
+      case kOutbound: outbound4 = optarg; break;
+      case kOutbound6: outbound6 = optarg; break;
       case 'h': print_help(prog); return 0;
       case 'v': print_version(prog); return 0;
       case ':': usage_error(prog, std::string("option requires an argument: ") + argv[optind - 1]);
@@ -170,6 +175,17 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
     auto m = core::parse_mac(macaddress);
     if (!m) usage_error(prog, "invalid --macaddress: " + macaddress);
     cfg.guest_mac = m;
+  }
+  // Resolved now, in the host's namespace, where the sockets will be.
+  if (outbound4) {
+    auto a = io::resolve_outbound4(*outbound4, "--outbound-addr");
+    if (!a) usage_error(prog, a.error());
+    cfg.outbound_addr = *a;
+  }
+  if (outbound6) {
+    auto a = io::resolve_outbound6(*outbound6, "--outbound-addr6");
+    if (!a) usage_error(prog, a.error());
+    cfg.outbound_addr6 = *a;
   }
   const int npos = argc - optind;
   if (npos < 1) usage_error(prog, "missing PID or PATH of the target");

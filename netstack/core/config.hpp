@@ -22,6 +22,9 @@ struct NetConfig {
   wire::Ip4 dns{10, 0, 2, 3};
   wire::Ip4 guest{10, 0, 2, 100};
   wire::Ip4 dhcp_start{10, 0, 2, 15};
+  // The DHCP server (core/dhcp4.hpp) hands out dhcp_start, dhcp_start+1, ...
+  // one address per client MAC, at most this many (libslirp: 16).
+  unsigned dhcp_leases = 16;
   // slirp's gateway MAC: 52:55 then the gateway's IPv4 address.
   wire::Mac gateway_mac{{0x52, 0x55, 10, 0, 2, 2}};
   std::optional<wire::Mac> guest_mac;  // --macaddress
@@ -30,6 +33,12 @@ struct NetConfig {
   bool disable_dns = false;
   // Where DNS queries to `dns` go: nameservers read from this file.
   std::string resolv_conf = "/etc/resolv.conf";
+  // --outbound-addr / --outbound-addr6: the source address host sockets of
+  // container flows bind to (not those to the host's loopback). Applied by
+  // the Host implementation (io/host_sockets.cpp), not by the core.
+  std::optional<wire::Ip4> outbound_addr;
+  std::optional<wire::Ip6> outbound_addr6;
+
   // --allow/--deny: where the container may open flows (policy.hpp).
   Policy egress;
 

@@ -35,6 +35,11 @@ std::string Counters::format(size_t tcp_flows, size_t dgram_flows) const {
   line("dns_queries", dns_queries);
   line("ndp_adverts", ndp_adverts);
   line("router_adverts", router_adverts);
+  line("dhcp_offers", dhcp_offers);
+  line("dhcp_acks", dhcp_acks);
+  line("dhcp_naks", dhcp_naks);
+  line("dhcp_releases", dhcp_releases);
+  line("dhcp_ignored", dhcp_ignored);
   line("arp_replies", arp_replies);
   line("icmp_echo_local", icmp_echo_local);
   line("icmp_echo_forwarded", icmp_echo_forwarded);

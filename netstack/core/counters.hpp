@@ -22,6 +22,8 @@ struct Counters {
   // Datagram flows closed early to make room (docs/security.md): the table
   // was full, a source port / echo id had too many, too many DNS queries.
   uint64_t dgram_evicted_full = 0, dgram_evicted_port = 0, dgram_evicted_dns = 0;
+  // DHCP server (core/dhcp4.hpp); malformed messages count as drop_bad_dhcp.
+  uint64_t dhcp_offers = 0, dhcp_acks = 0, dhcp_naks = 0, dhcp_releases = 0, dhcp_ignored = 0;
   std::array<uint64_t, size_t(wire::Drop::count_)> drops{};
 
   void drop(wire::Drop d) { ++drops[size_t(d)]; }

@@ -55,7 +55,7 @@ void Emitter::send_ipv4_from(uint8_t* base, wire::Ip4 src, wire::Ip4 dst, uint8_
     vh.gso_size = o.gso_size;
     vh.hdr_len = uint16_t(kL4Off - kEth4 + o.l4_hdr_len);
   }
-  finish(base, kEth4, wire::Eth::kIpv4, 20 + l4_len, vh);
+  finish(base, kEth4, wire::Eth::kIpv4, 20 + l4_len, vh, o.eth_dst);
 }
 
 void Emitter::send_ipv6_from(uint8_t* base, const wire::Ip6& src, const wire::Ip6& dst, uint8_t proto,
@@ -80,22 +80,22 @@ void Emitter::send_ipv6_from(uint8_t* base, const wire::Ip6& src, const wire::Ip
     mc.b[0] = mc.b[1] = 0x33;
     std::memcpy(mc.b + 2, dst.b + 12, 4);
   }
-  finish(base, kEth6, wire::Eth::kIpv6, wire::Ip6Hdr::kLen + l4_len, vh, dst.is_multicast() ? &mc : nullptr);
+  finish(base, kEth6, wire::Eth::kIpv6, wire::Ip6Hdr::kLen + l4_len, vh, dst.is_multicast() ? &mc : o.eth_dst);
 }
 
 void Emitter::send_eth(uint16_t ethertype, size_t len) { finish(buf_.data(), kEth4, ethertype, len, wire::VnetHdr{}); }
 
 void Emitter::finish(uint8_t* base, size_t eth_off, uint16_t ethertype, size_t eth_payload_len,
-                     const wire::VnetHdr& vh, const wire::Mac* multicast) {
+                     const wire::VnetHdr& vh, const wire::Mac* eth_dst) {
   bool arp_for_guest = false;
   wire::Eth eth;
   // Until the guest has said anything we do not know its MAC: broadcast
   // (its kernel drops unicast IP in broadcast frames, so a connection opened
   // towards it is retransmitted once the ARP request below is answered).
-  if (multicast) eth.dst = *multicast;
+  if (eth_dst) eth.dst = *eth_dst;
   else if (have_guest_mac_) eth.dst = guest_mac_;
   else std::fill(std::begin(eth.dst.b), std::end(eth.dst.b), uint8_t(0xff));
-  if (!have_guest_mac_ && ethertype == wire::Eth::kIpv4) arp_for_guest = true;
+  if (!eth_dst && !have_guest_mac_ && ethertype == wire::Eth::kIpv4) arp_for_guest = true;
   eth.src = cfg_.gateway_mac;
   eth.type = ethertype;
   eth.emit(base + eth_off);

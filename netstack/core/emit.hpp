@@ -39,6 +39,9 @@ class Emitter {
     // `l4_hdr_len` bytes of L4 header repeated in each.
     uint16_t gso_size = 0;
     uint16_t l4_hdr_len = 0;
+    // The Ethernet destination, when not the container's learnt MAC (DHCP
+    // replies go to the client's chaddr or to broadcast).
+    const wire::Mac* eth_dst = nullptr;
   };
   // Sends the IP datagram (IPv4 when the addresses are IPv4-mapped) whose L4
   // part (l4_len bytes) is at l4().
@@ -69,10 +72,10 @@ class Emitter {
   const wire::Mac& guest_mac() const { return guest_mac_; }
 
  private:
-  // Ethernet (to the guest, or to `multicast` when set) and virtio-net
+  // Ethernet (to the guest, or to `eth_dst` when set) and virtio-net
   // headers in front of the eth_off.. payload, then to the tap.
   void finish(uint8_t* base, size_t eth_off, uint16_t ethertype, size_t eth_payload_len, const wire::VnetHdr& vh,
-              const wire::Mac* multicast = nullptr);
+              const wire::Mac* eth_dst = nullptr);
   void fill_csum(uint8_t* l4p, uint64_t pseudo, size_t l4_len, uint8_t proto, size_t eth_off, const Opts& o,
                  wire::VnetHdr& vh);
   void request_guest_mac();

@@ -21,6 +21,7 @@ Stack::Stack(const NetConfig& cfg, Host& host, TapOut& tap, Random& rng, bool vn
       ctx_{cfg_, host, out_, ctr_, rng},
       tcp_(ctx_, limits.tcp_flows),
       dgram_(ctx_, limits.dgram_flows),
+      dhcp_(ctx_),
       reasm_(limits.reasm_slots, limits.reasm_timeout_ms),
       vnet_(vnet) {
   tcp_.set_half_open_limit(limits.tcp_half_open);
@@ -106,6 +107,8 @@ void Stack::on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
         if (wire::csum_fold(wire::csum_partial(l4.data(), uh->length, ps)) != 0)
           return ctr_.drop(Drop::bad_udp_checksum);
       }
+      if (Dhcp4Server::is_for_server(cfg_, ip->dst, uh->sport, uh->dport))
+        return dhcp_.on_message(l4.subspan(wire::UdpHdr::kLen, uh->length - wire::UdpHdr::kLen));
       return dgram_.on_udp(l3, l4, now_ms);
     }
     case wire::Ip4Hdr::kIcmp: return on_icmp(l3, l4, now_ms);

@@ -7,13 +7,15 @@
 // Per frame: virtio-net header (checksum state) -> Ethernet (learn the
 // container's MAC) -> ARP (answer for the gateway and DNS addresses) or IPv4
 // (validate, reassemble fragments) -> ICMP (echo for our own addresses is
-// answered here, other echo goes to Dgram), UDP (Dgram), TCP (Tcp).
+// answered here, other echo goes to Dgram), UDP (Dgram; DHCP to the
+// server in Dhcp4Server), TCP (Tcp).
 #pragma once
 
 #include "netstack/core/config.hpp"
 #include "netstack/core/context.hpp"
 #include "netstack/core/counters.hpp"
 #include "netstack/core/dgram.hpp"
+#include "netstack/core/dhcp4.hpp"
 #include "netstack/core/emit.hpp"
 #include "netstack/core/host.hpp"
 #include "netstack/core/reasm.hpp"
@@ -73,6 +75,7 @@ class Stack {
   std::string stats() const { return ctr_.format(tcp_.active(), dgram_.active()); }
   const Tcp& tcp() const { return tcp_; }
   const Dgram& dgram() const { return dgram_; }
+  const Dhcp4Server& dhcp() const { return dhcp_; }
 
  private:
   void on_arp(std::span<const uint8_t> body);
@@ -86,6 +89,7 @@ class Stack {
   Context ctx_;
   Tcp tcp_;
   Dgram dgram_;
+  Dhcp4Server dhcp_;
   Reassembler reasm_;
   bool vnet_;
   uint64_t next_housekeeping_ = 0;

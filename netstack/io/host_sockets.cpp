@@ -55,10 +55,36 @@ int RealHost::adopt_tcp(int fd) {
   return 0;
 }
 
+int RealHost::bind_outbound(int fd, const core::SockAddr& dst, bool tcp) {
+  const bool v4 = dst.is_v4();
+  if (v4 ? (!outbound4_ || dst.addr.v4().is_loopback()) : (!outbound6_ || dst.addr.is_loopback())) return 0;
+  // Let connect() pick the port, so that the 4-tuple, not the address
+  // alone, must be unique: bound connections do not exhaust ports sooner.
+  int one = 1;
+  if (tcp) setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  sockaddr_storage sa;
+  const socklen_t len =
+      to_sockaddr(v4 ? core::SockAddr::v4(*outbound4_, 0) : core::SockAddr{*outbound6_, 0}, sa);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0) {
+    const int e = errno;
+    if (!warned_bind_) {
+      warned_bind_ = true;
+      spdlog::warn("--outbound-addr{}: cannot bind to {}: {}; container connections fail", v4 ? "" : "6",
+                   v4 ? core::to_string(*outbound4_) : core::to_string(*outbound6_), strerror(e));
+    }
+    return -e;
+  }
+  return 0;
+}
+
 int RealHost::tcp_connect(core::SockAddr dst) {
   int fd = socket(dst.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   if (int r = adopt_tcp(fd); r < 0) {
+    ::close(fd);
+    return r;
+  }
+  if (int r = bind_outbound(fd, dst, true); r < 0) {
     ::close(fd);
     return r;
   }
@@ -135,6 +161,10 @@ void RealHost::close(int fd, bool reset) {
 int RealHost::udp_open(core::SockAddr dst) {
   int fd = socket(dst.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
+  if (int r = bind_outbound(fd, dst, false); r < 0) {
+    ::close(fd);
+    return r;
+  }
   sockaddr_storage sa;
   const socklen_t len = to_sockaddr(dst, sa);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0) {
@@ -149,6 +179,10 @@ int RealHost::icmp_open(const wire::Ip6& dst) {
   const bool v4 = dst.is_v4_mapped();
   int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, v4 ? int(IPPROTO_ICMP) : int(IPPROTO_ICMPV6));
   if (fd < 0) return -errno;
+  if (int r = bind_outbound(fd, core::SockAddr{dst, 0}, false); r < 0) {
+    ::close(fd);
+    return r;
+  }
   sockaddr_storage sa;
   const socklen_t len = to_sockaddr(core::SockAddr{dst, 0}, sa);
   if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) < 0) {

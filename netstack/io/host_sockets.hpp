@@ -6,6 +6,7 @@
 #include "netstack/core/host.hpp"
 #include "netstack/io/loop.hpp"
 
+#include <optional>
 #include <string>
 
 namespace ferry::io {
@@ -14,7 +15,12 @@ class RealHost : public core::Host {
  public:
   RealHost(Loop& loop, std::string resolv_conf) : loop_(loop), resolv_conf_(std::move(resolv_conf)) {}
 
-  int tcp_connect(core::SockAddr dst) override;     // socket, setsockopt, connect
+  // --outbound-addr[6]: sockets of container flows bind to this source
+  // address before they connect; those to the host's loopback do not.
+  void set_outbound4(std::optional<wire::Ip4> a) { outbound4_ = a; }
+  void set_outbound6(std::optional<wire::Ip6> a) { outbound6_ = a; }
+
+  int tcp_connect(core::SockAddr dst) override;     // socket, setsockopt, [bind], connect
   int adopt_tcp(int fd) override;                    // setsockopt
   int connect_result(int fd) override;               // getsockopt(SO_ERROR)
   ssize_t send(int fd, const uint8_t* p, size_t n) override;  // send
@@ -24,8 +30,8 @@ class RealHost : public core::Host {
   size_t send_space(int fd) override;                          // getsockopt(SO_MEMINFO)
   void shutdown_write(int fd) override;                        // shutdown
   void close(int fd, bool reset) override;                     // setsockopt(SO_LINGER), close
-  int udp_open(core::SockAddr dst) override;                  // socket, connect
-  int icmp_open(const wire::Ip6& dst) override;                       // socket, connect
+  int udp_open(core::SockAddr dst) override;                  // socket, [bind], connect
+  int icmp_open(const wire::Ip6& dst) override;                // socket, [bind], connect
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override;  // send
   int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override;     // recvmmsg
   bool dns_upstream(wire::Ip4& out) override;                  // stat, open, read
@@ -35,8 +41,14 @@ class RealHost : public core::Host {
   static bool first_ipv4_nameserver(const std::string& text, wire::Ip4& out);
 
  private:
+  // 0 or -errno; nothing to do without --outbound-addr or towards loopback.
+  int bind_outbound(int fd, const core::SockAddr& dst, bool tcp);  // setsockopt, bind
+
   Loop& loop_;
   std::string resolv_conf_;
+  std::optional<wire::Ip4> outbound4_;
+  std::optional<wire::Ip6> outbound6_;
+  bool warned_bind_ = false;
   uint64_t resolv_checked_ms_ = 0;
   int64_t resolv_mtime_ns_ = -1;
   bool have_upstream_ = false;

@@ -17,7 +17,7 @@ namespace ferry::wire {
   X(udp_send_failed) X(icmp_unsupported) X(ipv6_unsupported) X(datagram_too_long) \
   X(bad_ndp) X(ipv6_extension_header)                                           \
   X(policy_denied) X(tcp_half_open_full) X(fragment_overlap)                   \
-  X(fragment_timeout) X(fragment_table_full)
+  X(fragment_timeout) X(fragment_table_full) X(bad_dhcp)
 
 enum class Drop : uint8_t {
 #define FERRY_X(name) name,

@@ -11,10 +11,10 @@ for n in slirp4netns pasta ferry; do ln -s "$FERRY" "$FT_TMP/bin/$n"; done
 S="$FT_TMP/bin/slirp4netns" P="$FT_TMP/bin/pasta"
 
 help=$("$S" --help)
-for f in --mtu --cidr --disable-host-loopback --api-socket --netns-type --userns-path --disable-dns --enable-ipv6; do
+for f in --mtu --cidr --disable-host-loopback --api-socket --netns-type --userns-path --disable-dns --enable-ipv6 --outbound-addr; do
   ft_check "slirp4netns --help lists $f" grep -q -- "$f" <<<"$help"
 done
-for f in --enable-sandbox --enable-seccomp --outbound-addr; do
+for f in --enable-sandbox --enable-seccomp; do
   if grep -q -- "$f" <<<"$help"; then ft_fail "--help lists $f, which ferry does not implement"; else ft_pass "--help does not list $f"; fi
 done
 ft_check "slirp4netns --help names the program slirp4netns" grep -q '^Usage: slirp4netns ' <<<"$help"
@@ -30,6 +30,8 @@ ft_check "extra positional arguments are warned about" grep -q 'warning: ignorin
 ft_check "...and the real error still names the target (rc $rc)" grep -q 'no-such-netns' <<<"$err"
 err=$("$S" --enable-sandbox --netns-type=path "$FT_TMP/no-such-netns" 2>&1)
 ft_check "--enable-sandbox is accepted with a warning that it is ignored" grep -q 'enable-sandbox is not implemented yet' <<<"$err"
+err=$("$S" --outbound-addr=no-such-if0 1 2>&1); rc=$?
+ft_check "a bad --outbound-addr is refused naming it (rc $rc: $err)" sh -c "[ $rc -ne 0 ] && echo \"\$1\" | grep -q 'outbound-addr=no-such-if0: .*no interface named'" _ "$err"
 
 ft_check "pasta --help is pasta's" grep -q '^Usage: pasta ' <<<"$("$P" --help)"
 err=$("$P" --config-net -a 10.9.0.2 -n 24 -g 10.9.0.1 -T 8080 --netns /x 2>&1); rc=$?
