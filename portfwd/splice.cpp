@@ -88,6 +88,21 @@ Expected<uint32_t, std::string> SpliceForwarder::add_tcp(const Endpoint& bind, b
   return l.id;
 }
 
+uint32_t SpliceForwarder::add_tcp_outbound(int listen_fd, std::vector<Endpoint> host_targets) {
+  uint32_t slot = 0;
+  while (slot < listeners_.size() && listeners_[slot].used) ++slot;
+  if (slot == listeners_.size()) listeners_.emplace_back();
+  Listener& l = listeners_[slot];
+  l = Listener{};
+  l.used = true;
+  l.outbound = true;
+  l.id = next_id_++;
+  l.fd = listen_fd;
+  l.targets = std::move(host_targets);
+  loop_.watch(listen_fd, token(slot, kRoleListener), true, false);
+  return l.id;
+}
+
 bool SpliceForwarder::remove(uint32_t id) {
   for (auto& l : listeners_) {
     if (l.used && l.id == id) {
@@ -123,7 +138,7 @@ void SpliceForwarder::accept_all(Listener& l) {
       return;
     }
     wire::Ip4 peer4, local4;
-    if (tap_path_ && l.tap_ok && peer.as_v4(peer4) && !peer4.is_loopback() &&
+    if (tap_path_ && l.tap_ok && !l.outbound && peer.as_v4(peer4) && !peer4.is_loopback() &&
         getsockname(fd, local.sa(), &local.len) == 0 && local.as_v4(local4)) {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -138,9 +153,20 @@ void SpliceForwarder::accept_all(Listener& l) {
 bool SpliceForwarder::connect_ctr(Conn& c, uint32_t slot) {
   while (c.next_target < c.targets.size()) {
     const Endpoint& t = c.targets[c.next_target++];
-    auto fd = agent_.connect(SOCK_STREAM, t.sa(), t.len);
-    if (!fd) continue;
-    c.ctr = *fd;
+    int fd;
+    if (c.outbound) {  // a host socket, from ferry's own namespace
+      fd = ::socket(t.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) continue;
+      if (::connect(fd, t.sa(), t.len) < 0 && errno != EINPROGRESS) {
+        close(fd);
+        continue;
+      }
+    } else {
+      auto r = agent_.connect(SOCK_STREAM, t.sa(), t.len);
+      if (!r) continue;
+      fd = *r;
+    }
+    c.ctr = fd;
     c.connecting = true;
     loop_.watch(c.ctr, token(slot, kRoleCtr), false, true);
     return true;
@@ -158,6 +184,7 @@ void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
   c.gen = gen;
   c.used = true;
   c.host = host_fd;
+  c.outbound = l.outbound;
   c.targets = l.targets;
   ++active_conns_;
   if (!make_pipe(c.to_ctr.r, c.to_ctr.w) || !make_pipe(c.to_host.r, c.to_host.w)) {

@@ -48,6 +48,10 @@ class SpliceForwarder : public io::EventSink {
   // ("bind 0.0.0.0:8080: Address already in use").
   Expected<uint32_t, std::string> add_tcp(const Endpoint& bind, bool v6only, std::vector<Endpoint> targets,
                                           bool tap_ok);
+  // The other way (pasta's -T): `listen_fd` is a listening socket the
+  // namespace agent made inside the container; each connection goes to the
+  // first of `host_targets` that accepts (on the host, e.g. its loopback).
+  uint32_t add_tcp_outbound(int listen_fd, std::vector<Endpoint> host_targets);
   // Stops accepting; open connections go on.
   bool remove(uint32_t id);
 
@@ -67,6 +71,7 @@ class SpliceForwarder : public io::EventSink {
   struct Listener {
     bool used = false;
     bool tap_ok = false;
+    bool outbound = false;  // container -> host (targets are host addresses)
     uint32_t id = 0;
     int fd = -1;
     std::vector<Endpoint> targets;
@@ -78,6 +83,7 @@ class SpliceForwarder : public io::EventSink {
   struct Conn {
     bool used = false;
     bool connecting = false;
+    bool outbound = false;
     size_t next_target = 0;
     std::vector<Endpoint> targets;
     uint32_t gen = 0;

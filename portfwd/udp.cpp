@@ -112,6 +112,26 @@ Expected<uint32_t, std::string> UdpForwarder::add(const Endpoint& bind, bool v6o
   return l.id;
 }
 
+uint32_t UdpForwarder::add_outbound(int listen_fd, const Endpoint& bind, std::vector<Endpoint> host_targets) {
+  int one = 1;
+  if (bind.family() == AF_INET6) setsockopt(listen_fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  else setsockopt(listen_fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+  ensure_buffers();
+  uint32_t slot = 0;
+  while (slot < listeners_.size() && listeners_[slot].used) ++slot;
+  if (slot == listeners_.size()) listeners_.emplace_back();
+  Listener& l = listeners_[slot];
+  l = Listener{};
+  l.used = true;
+  l.outbound = true;
+  l.id = next_id_++;
+  l.fd = listen_fd;
+  l.bind = bind;
+  l.targets = std::move(host_targets);
+  loop_.watch(listen_fd, token(slot, kRoleListener), true, false);
+  return l.id;
+}
+
 bool UdpForwarder::remove(uint32_t id) {
   for (auto& l : listeners_) {
     if (l.used && l.id == id) {
@@ -194,15 +214,23 @@ void UdpForwarder::read_listener(uint32_t slot) {
   }
 }
 
-int UdpForwarder::open_client_socket(uint32_t listener_id, const Endpoint& local, const Endpoint& peer) {
-  int fd = socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, local.sa(), local.len) < 0 || ::connect(fd, peer.sa(), peer.len) < 0) {
-    const int err = errno;
-    close(fd);
-    return -err;
+int UdpForwarder::open_client_socket(uint32_t listener_id, const Endpoint& local, const Endpoint& peer,
+                                     bool outbound) {
+  int fd;
+  if (outbound) {  // the client is in the container: so is its socket
+    auto r = agent_.socket(SOCK_DGRAM, local.sa(), local.len, false, peer.sa(), peer.len);
+    if (!r) return -r.error();
+    fd = *r;
+  } else {
+    fd = socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, local.sa(), local.len) < 0 || ::connect(fd, peer.sa(), peer.len) < 0) {
+      const int err = errno;
+      close(fd);
+      return -err;
+    }
   }
   // Between bind() and connect() the socket took any client's datagrams:
   // give those back to the listener's path.
@@ -232,16 +260,16 @@ void UdpForwarder::to_flow(uint32_t listener_id, const Endpoint& peer, const End
   } else {
     if (!l) return;  // the forward was removed meanwhile
     wire::Ip4 peer4, local4;
-    if (tap_path_ && l->tap_ok && peer.as_v4(peer4) && !peer4.is_loopback() && local.as_v4(local4)) {
+    if (tap_path_ && l->tap_ok && !l->outbound && peer.as_v4(peer4) && !peer4.is_loopback() && local.as_v4(local4)) {
       tap_path_(core::SockAddr4{peer4, peer.port()}, core::SockAddr4{local4, local.port()}, l->targets.back().port(),
-                payload, [this, listener_id, local, peer] { return open_client_socket(listener_id, local, peer); });
+                payload, [this, listener_id, local, peer] { return open_client_socket(listener_id, local, peer, false); });
       return;
     }
     if (active_ >= kMaxFlows) {
       spdlog::debug("udp forward {}: flow table full, datagram from {} dropped", l->bind.str(), peer.str());
       return;
     }
-    const int host = open_client_socket(listener_id, local, peer);
+    const int host = open_client_socket(listener_id, local, peer, l->outbound);
     if (host < 0) {
       spdlog::debug("udp forward {}: socket for {}: {}", l->bind.str(), peer.str(), strerror(-host));
       return;
@@ -255,6 +283,7 @@ void UdpForwarder::to_flow(uint32_t listener_id, const Endpoint& peer, const End
     f.gen = gen;
     f.used = true;
     f.host = host;
+    f.outbound = l->outbound;
     f.key = key;
     f.targets = l->targets;
     f.last_active_ms = now_ms;
@@ -282,9 +311,20 @@ void UdpForwarder::to_flow(uint32_t listener_id, const Endpoint& peer, const End
 bool UdpForwarder::connect_next(Flow& f, uint32_t slot) {
   while (f.next_target < f.targets.size()) {
     const Endpoint& t = f.targets[f.next_target++];
-    auto fd = agent_.connect(SOCK_DGRAM, t.sa(), t.len);
-    if (!fd) continue;
-    f.ctr = *fd;
+    int fd;
+    if (f.outbound) {  // a host socket
+      fd = ::socket(t.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) continue;
+      if (::connect(fd, t.sa(), t.len) < 0) {
+        close(fd);
+        continue;
+      }
+    } else {
+      auto r = agent_.connect(SOCK_DGRAM, t.sa(), t.len);
+      if (!r) continue;
+      fd = *r;
+    }
+    f.ctr = fd;
     loop_.watch(f.ctr, token(slot, kRoleCtr), true, false);
     return true;
   }

@@ -60,6 +60,10 @@ class UdpForwarder : public io::EventSink {
   // forwards to `targets` (see SpliceForwarder::add_tcp). Returns an id or
   // an error naming the cause ("bind 0.0.0.0:5353: Address already in use").
   Expected<uint32_t, std::string> add(const Endpoint& bind, bool v6only, std::vector<Endpoint> targets, bool tap_ok);
+  // The other way (pasta's -U): `listen_fd` is a UDP socket the namespace
+  // agent bound to `bind` inside the container; each client's datagrams go
+  // to the first of `host_targets` (host addresses) that does not refuse.
+  uint32_t add_outbound(int listen_fd, const Endpoint& bind, std::vector<Endpoint> host_targets);
   bool remove(uint32_t id);
 
   // The tap path: a datagram of a client not on the host's loopback.
@@ -81,6 +85,7 @@ class UdpForwarder : public io::EventSink {
   struct Listener {
     bool used = false;
     bool tap_ok = false;
+    bool outbound = false;  // container -> host
     bool pending = false;
     uint32_t id = 0;
     int fd = -1;
@@ -90,6 +95,7 @@ class UdpForwarder : public io::EventSink {
   struct Flow {
     bool used = false;
     bool replied = false;   // the container answered: stop holding datagrams
+    bool outbound = false;  // the client is in the container, the targets on the host
     uint32_t gen = 0;
     uint8_t pending_dirs = 0;  // bit 1: host->ctr, bit 2: ctr->host (budget ran out)
     int host = -1, ctr = -1;
@@ -107,7 +113,7 @@ class UdpForwarder : public io::EventSink {
   void read_listener(uint32_t slot);
   void to_flow(uint32_t listener_id, const Endpoint& peer, const Endpoint& local, std::span<const uint8_t> payload,
                uint64_t now_ms);
-  int open_client_socket(uint32_t listener_id, const Endpoint& local, const Endpoint& peer);
+  int open_client_socket(uint32_t listener_id, const Endpoint& local, const Endpoint& peer, bool outbound);
   bool connect_next(Flow& f, uint32_t slot);
   // Moves datagrams from one socket of the flow to the other.
   void relay(uint32_t slot, bool from_host);

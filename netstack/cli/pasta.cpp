@@ -56,7 +56,7 @@ void print_help() {
       "  -t, --tcp-ports SPEC     publish TCP ports: none, auto, PORT, A-B:C-D, ADDR/PORT, ~PORT\n"
       "                           (auto, the default: the ports bound in the namespace, followed)\n"
       "  -u, --udp-ports SPEC     publish UDP ports, same syntax\n"
-      "  -T, -U SPEC              only 'none' (namespace-to-host forwarding is not implemented)\n"
+      "  -T, -U SPEC              forward the namespace's loopback ports to the host's: none, PORT, A-B:C-D\n"
       "  --dns-forward ADDR       DNS queries to ADDR go to the host's resolvers\n"
       "  --map-guest-addr ADDR    connections to ADDR go to the host's 127.0.0.1\n"
       "  --no-map-gw              the gateway address does not lead to the host\n"
@@ -140,7 +140,7 @@ int parse_prefix(const char* v) {
 
 // Refuses -t forwards the forwarder cannot do yet, saying what.
 void check_ports(const portfwd::PortSpecs& specs) {
-  // -T and -U other than "none" are refused while parsing.
+  // -T/-U auto and all are refused while parsing.
   for (const auto& f : specs.forwards()) {
     if (!f.ifname.empty())
       usage_error(std::string(f.proto == portfwd::Proto::tcp ? "-t" : "-u") + " %" + f.ifname +
@@ -208,10 +208,9 @@ int pasta_main(int argc, char** argv) {
       }
       case 'T':
       case 'U':
-        if (std::strcmp(optarg, "none") != 0)
+        if (std::strcmp(optarg, "auto") == 0 || std::strcmp(optarg, "all") == 0)
           usage_error(std::string("-") + char(c) + " " + optarg +
-                      ": forwarding from the namespace's loopback to the host (-T/-U) is not implemented by ferry yet; "
-                      "only '-" + char(c) + " none' is accepted");
+                      ": following the host's ports into the namespace is not implemented by ferry; list the ports");
         [[fallthrough]];
       case 'u':
       case 't':
@@ -249,7 +248,7 @@ int pasta_main(int argc, char** argv) {
     usage_error("no target namespace: give --netns PATH or a PID (starting a new namespace is not implemented by ferry)");
   check_ports(o.port_specs);
   // pasta's default for an option not given is `auto`; ferry applies it to
-  // -t and -u (-T and -U are not implemented: not given means none).
+  // -t and -u (for -T and -U, not given means none).
   for (const char* letter : {"t", "u"})
     if (o.port_specs.mode(letter[0]) == portfwd::Mode::unset) (void)o.port_specs.add(letter[0], "auto");
 

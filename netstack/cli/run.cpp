@@ -177,6 +177,36 @@ int run(RunOptions& o) {
                                                const portfwd::UdpForwarder::MakeSocket& make_socket) {
     stack.udp_inbound(seen_as(peer, local), guest_port, payload, io::monotonic_ms(), make_socket);
   });
+  // -T / -U: listeners on the container's loopback (made by the namespace
+  // agent), forwarded to the same or the given port on the host's loopback.
+  for (const auto& f : o.port_specs.forwards()) {
+    if (f.direction != portfwd::Direction::outbound) continue;
+    const bool tcp = f.proto == portfwd::Proto::tcp;
+    static constexpr uint8_t kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    for (uint32_t i = 0; i < f.container.size(); ++i) {
+      const uint16_t ns_port = uint16_t(f.container.first + i), host_port = uint16_t(f.host.first + i);
+      for (bool v6 : {false, true}) {
+        if (v6 && !o.ipv6_listeners) break;
+        const portfwd::Endpoint local =
+            v6 ? portfwd::Endpoint::v6(kLoop6, ns_port) : portfwd::Endpoint::v4(wire::Ip4(127, 0, 0, 1), ns_port);
+        std::vector<portfwd::Endpoint> targets;
+        if (v6) targets.push_back(portfwd::Endpoint::v6(kLoop6, host_port));
+        targets.push_back(portfwd::Endpoint::v4(wire::Ip4(127, 0, 0, 1), host_port));
+        auto fd = agent.socket(tcp ? SOCK_STREAM : SOCK_DGRAM, local.sa(), local.len, tcp, nullptr, 0);
+        if (!fd) {
+          if (v6) {  // the container may have no IPv6 loopback
+            spdlog::debug("-{} {}: no IPv6 listener in the container: {}", tcp ? 'T' : 'U', ns_port, strerror(fd.error()));
+            continue;
+          }
+          spdlog::error("-{} {}: bind {} in the container: {}", tcp ? 'T' : 'U', ns_port, local.str(),
+                        strerror(fd.error()));
+          return 1;
+        }
+        if (tcp) forwarder.add_tcp_outbound(*fd, std::move(targets));
+        else udp_forwarder.add_outbound(*fd, local, std::move(targets));
+      }
+    }
+  }
   for (const auto& f : o.port_specs.forwards()) {
     if (f.direction != portfwd::Direction::inbound) continue;
     const char opt = f.proto == portfwd::Proto::tcp ? 't' : 'u';

@@ -146,12 +146,16 @@ ferry::Expected<void, std::string> configure(const std::string& name, const core
 }
 
 struct AgentRequest {
-  uint8_t op;      // kAgentConnect, kAgentListening
+  uint8_t op;      // kAgentSocket, kAgentListening
   uint8_t type;    // SOCK_STREAM or SOCK_DGRAM
-  uint16_t len;    // of the address in `addr`
+  uint8_t flags;   // kAgentBind, kAgentListen, kAgentConnect (kAgentSocket)
+  uint16_t len;    // of the address in `addr` (connect)
+  uint16_t llen;   // of the address in `local` (bind)
   sockaddr_storage addr;
+  sockaddr_storage local;
 };
-constexpr uint8_t kAgentConnect = 1, kAgentListening = 2;
+constexpr uint8_t kAgentSocket = 1, kAgentListening = 2;
+constexpr uint8_t kAgentBind = 1, kAgentListen = 2, kAgentConnect = 4;
 
 // One message with an optional descriptor attached (SCM_RIGHTS); fd < 0
 // sends none.
@@ -248,9 +252,12 @@ void send_listening(int sock, uint8_t type) {
       send_listening(sock, req.type);
       continue;
     }
-    const int family = req.addr.ss_family;
-    if (size_t(n) != sizeof req || req.op != kAgentConnect || (family != AF_INET && family != AF_INET6) ||
-        (req.type != SOCK_STREAM && req.type != SOCK_DGRAM) || req.len > sizeof req.addr) {
+    // A socket in the container's namespace: bound (SO_REUSEADDR) to
+    // `local`, listening, and/or connected (non-blocking) to `addr`.
+    const int family = (req.flags & kAgentBind) ? req.local.ss_family : req.addr.ss_family;
+    if (size_t(n) != sizeof req || req.op != kAgentSocket || (family != AF_INET && family != AF_INET6) ||
+        (req.type != SOCK_STREAM && req.type != SOCK_DGRAM) || req.len > sizeof req.addr ||
+        req.llen > sizeof req.local || !(req.flags & (kAgentBind | kAgentConnect))) {
       send_fd_reply(sock, EINVAL, -1);
       continue;
     }
@@ -259,11 +266,16 @@ void send_listening(int sock, uint8_t type) {
       send_fd_reply(sock, errno, -1);
       continue;
     }
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&req.addr), req.len) < 0 && errno != EINPROGRESS) {
-      send_fd_reply(sock, errno, -1);
-    } else {
-      send_fd_reply(sock, 0, fd);
-    }
+    int one = 1, err = 0;
+    if (family == AF_INET6 && (req.flags & kAgentBind)) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if ((req.flags & kAgentBind) && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one),
+                                     bind(fd, reinterpret_cast<const sockaddr*>(&req.local), req.llen) < 0))
+      err = errno;
+    if (!err && (req.flags & kAgentListen) && listen(fd, 512) < 0) err = errno;
+    if (!err && (req.flags & kAgentConnect) &&
+        connect(fd, reinterpret_cast<const sockaddr*>(&req.addr), req.len) < 0 && errno != EINPROGRESS)
+      err = errno;
+    send_fd_reply(sock, err, err ? -1 : fd);
     close(fd);
   }
 }
@@ -337,14 +349,24 @@ NsAgent::~NsAgent() {
   }
 }
 
-ferry::Expected<int, int> NsAgent::connect(int type, const sockaddr* addr, socklen_t len) {
+ferry::Expected<int, int> NsAgent::socket(int type, const sockaddr* local, socklen_t llen, bool listen,
+                                          const sockaddr* addr, socklen_t len) {
   if (sock_ < 0) return ferry::unexpected(ENOTCONN);
   AgentRequest req{};
-  req.op = kAgentConnect;
+  req.op = kAgentSocket;
   req.type = uint8_t(type);
-  if (len > sizeof req.addr) return ferry::unexpected(EINVAL);
-  req.len = uint16_t(len);
-  std::memcpy(&req.addr, addr, len);
+  if (len > sizeof req.addr || llen > sizeof req.local) return ferry::unexpected(EINVAL);
+  if (local) {
+    req.flags |= kAgentBind;
+    req.llen = uint16_t(llen);
+    std::memcpy(&req.local, local, llen);
+  }
+  if (listen) req.flags |= kAgentListen;
+  if (addr) {
+    req.flags |= kAgentConnect;
+    req.len = uint16_t(len);
+    std::memcpy(&req.addr, addr, len);
+  }
   if (send(sock_, &req, sizeof req, MSG_NOSIGNAL) != sizeof req) return ferry::unexpected(errno);
   int32_t err = 0;
   int fd = -1;

@@ -63,7 +63,14 @@ class NsAgent {
   ferry::Expected<int, int> tcp_connect(wire::Ip4 addr, uint16_t port);
   // The same for any family and SOCK_STREAM or SOCK_DGRAM (a UDP socket is
   // connected at once).
-  ferry::Expected<int, int> connect(int type, const sockaddr* addr, socklen_t len);
+  ferry::Expected<int, int> connect(int type, const sockaddr* addr, socklen_t len) {
+    return socket(type, nullptr, 0, false, addr, len);
+  }
+  // A socket inside the container's namespace, bound to `local` (with
+  // SO_REUSEADDR; IPv6 v6-only) when given, then listening, and/or with a
+  // connect to `addr` started when given.
+  ferry::Expected<int, int> socket(int type, const sockaddr* local, socklen_t llen, bool listen, const sockaddr* addr,
+                                   socklen_t len);
   // Ports with a listening TCP (SOCK_STREAM) or bound, unconnected UDP
   // (SOCK_DGRAM) socket in the container, IPv4 or IPv6: a bit per port.
   ferry::Expected<std::vector<uint8_t>, int> listening(int type);

@@ -34,8 +34,8 @@ err=$("$S" --outbound-addr=no-such-if0 1 2>&1); rc=$?
 ft_check "a bad --outbound-addr is refused naming it (rc $rc: $err)" sh -c "[ $rc -ne 0 ] && echo \"\$1\" | grep -q 'outbound-addr=no-such-if0: .*no interface named'" _ "$err"
 
 ft_check "pasta --help is pasta's" grep -q '^Usage: pasta ' <<<"$("$P" --help)"
-err=$("$P" --config-net -a 10.9.0.2 -n 24 -g 10.9.0.1 -T 8080 --netns /x 2>&1); rc=$?
-ft_check "pasta -T 8080 refused naming it (rc $rc: $err)" grep -q -- '-T 8080: .*not implemented' <<<"$err"
+err=$("$P" --config-net -a 10.9.0.2 -n 24 -g 10.9.0.1 -T auto --netns /x 2>&1); rc=$?
+ft_check "pasta -T auto refused naming it (rc $rc: $err)" grep -q -- '-T auto: .*not implemented' <<<"$err"
 err=$("$P" --config-net -a 10.9.0.2 -n 24 -g 10.9.0.1 -t ::1/80 -u auto --netns /x 2>&1)
 if ! grep -q 'not implemented' <<<"$err" && grep -q '/x' <<<"$err"; then
   ft_pass "pasta IPv6 -t and -u auto accepted: the error is about the netns ($err)"

@@ -26,9 +26,13 @@ ft_on_exit "ft_kill $!"
 ft_wait_for ft_listening "$host_port"
 pub=$(ft_free_port)
 upub=$(ft_free_port)
+tns=$(ft_free_port)
+host_uport=$(ft_free_port)
+"$NETTOOL" udp-serve 127.0.0.1 "$host_uport" &
+ft_on_exit "ft_kill $!"
 set +e
 "$PASTA" --config-net -a 10.77.0.2 -n 24 -g 10.77.0.1 --resolv-conf "$RESOLV" --pid "$FT_TMP/pasta1.pid" \
-  -t "127.0.0.1/$pub-$pub:8080-8080" --dns-forward 169.254.1.1 -u "$upub:8053" -T none -U none \
+  -t "127.0.0.1/$pub-$pub:8080-8080" --dns-forward 169.254.1.1 -u "$upub:8053" -T "$tns:$host_port" -U "$host_uport" \
   --quiet --netns "$NS" --map-guest-addr 169.254.1.2 >"$FT_TMP/out1" 2>&1
 rc=$?
 set -e
@@ -55,6 +59,10 @@ nsenter --net="$NS" "$NETTOOL" udp-serve 127.0.0.1 8053 &
 ft_on_exit "ft_kill $!"
 ft_wait_for in_ns sh -c 'ss -Hunl "sport = :8053" | grep -q .'
 ft_check "-u $upub:8053 reaches the container's UDP service" "$NETTOOL" udp-roundtrip 127.0.0.1 "$upub" 10
+ft_expect_eq "-T $tns:$host_port: the namespace's 127.0.0.1:$tns leads to the host's 127.0.0.1:$host_port" \
+  "hello-from-host" "$(in_ns socat -T 5 - "TCP:127.0.0.1:$tns" </dev/null 2>&1)"
+ft_check "-U $host_uport: the namespace's UDP 127.0.0.1:$host_uport leads to the host's" \
+  in_ns "$NETTOOL" udp-roundtrip 127.0.0.1 "$host_uport" 10
 drop_ns
 ft_check "pasta quits when the netns file is removed" ft_wait_for gone "$pid"
 
