@@ -62,7 +62,7 @@ ft_wait_for ft_listening "$flood_port"
 ft_wait_for ft_listening "$denied_port"
 
 ft_start_container
-ft_start_ferry --configure --mtu 65520 --deny "$FT_REMOTE_IP/32:9" --deny "127.0.0.1/32:$denied_port" \
+ft_start_ferry --configure --mtu 65520 --enable-ipv6 --deny "$FT_REMOTE_IP/32:9" --deny "127.0.0.1/32:$denied_port" \
   --max-tcp-flows "$MAX_TCP" --max-tcp-half-open "$HALF_OPEN" --max-udp-flows "$MAX_UDP" \
   --max-udp-flows-per-port "$PER_PORT" --max-dns-queries 32
 
@@ -130,8 +130,8 @@ ft_check "UDP scan: flows of one source port evicted ($(ctr dgram_evicted_port))
   test "$(ctr dgram_evicted_port)" -ge $((65535 - 1 - PER_PORT))  # port 9 is denied: no flow
 ft_check "UDP scan: flows left open within the bounds ($(ctr dgram_flows_active) <= $MAX_UDP)" \
   test "$(ctr dgram_flows_active)" -le "$MAX_UDP"
-if [ "$(ctr drop_ipv6_unsupported)" -gt 0 ]; then
-  ft_log "NDP spoofing: ferry has no IPv6 yet; the NDP frames were dropped as ipv6_unsupported ($(ctr drop_ipv6_unsupported))"
-fi
+ft_check "NDP: malformed neighbour solicitations counted ($(ctr drop_bad_ndp))" test "$(ctr drop_bad_ndp)" -gt 0
+ft_check "after the NDP spoofing ferry still answers for the IPv6 gateway (ping6 fd00::2)" \
+  ft_quiet ft_in_ctr ping -6 -c 1 -W 2 fd00::2
 
 ft_done

@@ -40,7 +40,7 @@ ft_on_exit "ft_kill $hs"
 ft_wait_for ft_listening "$host_port"
 
 ft_start_container
-ft_start_ferry --configure --disable-host-loopback --allow "$far_ip/32:7000" --allow "$far_ip/32:7002"
+ft_start_ferry --configure --enable-ipv6 --disable-host-loopback --allow "$far_ip/32:7000" --allow "$far_ip/32:7002"
 
 reply=$(ft_in_ctr sh -c "echo allowed | socat -t 3 - TCP:$far_ip:7000")
 ft_expect_eq "an allowed destination works" "allowed" "$reply"
@@ -50,6 +50,13 @@ ft_check "another port of the same host is refused (allow-list: default deny)" \
   ft_quiet ft_in_ctr "$NETTOOL" connect-refused "$far_ip" 7001
 ft_check "--disable-host-loopback: the gateway does not lead to the host's 127.0.0.1" \
   ft_quiet ft_in_ctr "$NETTOOL" connect-refused 10.0.2.2 "$host_port"
+ft_check "the container configured IPv6 (SLAAC)" \
+  ft_wait_for ft_in_ctr sh -c 'ip -6 route | grep -q "^default via fe80::2"'
+socat "TCP6-LISTEN:$host_port,bind=[::1],reuseaddr,fork" SYSTEM:"echo reached" &
+ft_on_exit "ft_kill $!"
+reply=$(ft_in_ctr sh -c "socat -T 3 - TCP6:[fd00::2]:$host_port 2>&1 </dev/null" || true)
+ft_check "--disable-host-loopback over IPv6: fd00::2 does not lead to the host's ::1 ($reply)" \
+  sh -c "! echo '$reply' | grep -q reached && echo '$reply' | grep -qi 'refused'"
 reply=$(ft_in_ctr sh -c "echo udp-denied | socat -t 1 - UDP:$far_ip:7003" 2>/dev/null || true)
 ft_expect_eq "UDP to a denied port is dropped (its echo server never hears it)" "" "$reply"
 ft_check "ping to the gateway is still answered by ferry" ft_quiet ft_in_ctr ping -q -c 1 -W 2 10.0.2.2

@@ -35,7 +35,7 @@ import time
 
 os.environ.setdefault("SCAPY_USE_LIBPCAP", "no")
 from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw, conf  # noqa: E402
-from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_RA, ICMPv6NDOptDstLLAddr, IPv6  # noqa: E402
+from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ND_RA, ICMPv6NDOptDstLLAddr, IPv6  # noqa: E402
 
 conf.verb = 0
 GW_MAC = "52:55:0a:00:02:02"
@@ -200,6 +200,13 @@ def ndp(tap, my_mac):
                  ICMPv6ND_NA(tgt="fe80::2", R=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=my_mac))
         tap.send(Ether(src=my_mac, dst="33:33:00:00:00:01") /
                  IPv6(src="fe80::2", dst="ff02::1") / ICMPv6ND_RA())
+        # Malformed neighbour discovery towards ferry: a solicitation for the
+        # gateway with a forwarded hop limit, one with a zero-length option.
+        tap.send(Ether(src=my_mac, dst="33:33:ff:00:00:02") /
+                 IPv6(src="fe80::99", dst="ff02::1:ff00:2", hlim=64) / ICMPv6ND_NS(tgt="fd00::2"))
+        tap.send(Ether(src=my_mac, dst="33:33:ff:00:00:02") /
+                 IPv6(src="fe80::99", dst="ff02::1:ff00:2") / ICMPv6ND_NS(tgt="fd00::2") /
+                 Raw(b"\x01\x00\x00\x00\x00\x00\x00\x00"))
 
 
 def main():
