@@ -23,7 +23,7 @@ packages=(
   liburing-dev libnl-3-dev libnl-route-3-dev libboost1.81-dev libboost-json1.81-dev
   libspdlog-dev libseccomp-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang clang-14 libclang-rt-14-dev llvm-14
-  iproute2 iputils-ping socat iperf3 dnsmasq-base dnsutils busybox-static uidmap
+  iproute2 iputils-ping socat iperf3 dnsmasq-base dnsutils busybox-static isc-dhcp-client uidmap
   util-linux procps netavark aardvark-dns python3-scapy
   nftables libnftables-dev iptables dnsperf passt slirp4netns
   podman runc conmon rootlesskit golang-github-containers-common

@@ -51,7 +51,8 @@ void router_advert(Context& ctx, const L3& ip) {
   uint8_t* p = ctx.out.l4();
   std::memset(p, 0, 16);
   p[0] = Icmp6::kRouterAdvert;
-  p[4] = 64;  // current hop limit
+  p[4] = 64;    // current hop limit
+  p[5] = 0xc0;  // managed, other configuration: DHCPv6 (dhcp6.hpp) serves too
   wire::store16(p + 6, kRouterLifetime);
   size_t n = 16;
   // Source link-layer address.

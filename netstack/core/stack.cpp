@@ -22,6 +22,7 @@ Stack::Stack(const NetConfig& cfg, Host& host, TapOut& tap, Random& rng, bool vn
       tcp_(ctx_, limits.tcp_flows),
       dgram_(ctx_, limits.dgram_flows),
       dhcp_(ctx_),
+      dhcp6_(ctx_),
       reasm_(limits.reasm_slots, limits.reasm_timeout_ms),
       vnet_(vnet) {
   tcp_.set_half_open_limit(limits.tcp_half_open);
@@ -149,6 +150,8 @@ void Stack::on_ipv6(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
                                                           wire::pseudo_header_sum6(ip->src, ip->dst, ip->next,
                                                                                    uh->length))) != 0))
         return ctr_.drop(Drop::bad_udp_checksum);
+      if (Dhcp6Server::is_for_server(cfg_, ip->dst, uh->sport, uh->dport))
+        return dhcp6_.on_message(l3, uh->sport, l4.subspan(wire::UdpHdr::kLen, uh->length - wire::UdpHdr::kLen));
       return dgram_.on_udp(l3, l4, now_ms);
     }
     case wire::Ip6Hdr::kIcmp6: {

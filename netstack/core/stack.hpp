@@ -16,6 +16,7 @@
 #include "netstack/core/counters.hpp"
 #include "netstack/core/dgram.hpp"
 #include "netstack/core/dhcp4.hpp"
+#include "netstack/core/dhcp6.hpp"
 #include "netstack/core/emit.hpp"
 #include "netstack/core/host.hpp"
 #include "netstack/core/reasm.hpp"
@@ -90,6 +91,7 @@ class Stack {
   Tcp tcp_;
   Dgram dgram_;
   Dhcp4Server dhcp_;
+  Dhcp6Server dhcp6_;
   Reassembler reasm_;
   bool vnet_;
   uint64_t next_housekeeping_ = 0;

@@ -5,7 +5,8 @@
 # addresses is answered; TCP through the gateway fd00::2 reaches the host's
 # ::1, 1 GiB intact each way; UDP likewise (large and small datagrams); DNS
 # queries to fd00::3 are answered by the host's resolver; a published port
-# listening on the host's ::1 reaches the container's ::1.
+# listening on the host's ::1 reaches the container's ::1. A DHCPv6 client
+# (ISC dhclient) gets fd00::100 and the DNS address from ferry.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/rootless.sh"
 ft_require_root
@@ -27,6 +28,17 @@ ft_check "SLAAC: default route via the gateway's link-local fe80::2" \
   ft_wait_for ft_in_ctr sh -c 'ip -6 route | grep -q "^default via fe80::2 dev tap0"'
 ft_check "ping6 to the gateway fd00::2" ft_in_ctr ping -6 -c 2 -W 2 fd00::2
 ft_check "ping6 to the DNS address fd00::3" ft_in_ctr ping -6 -c 1 -W 2 fd00::3
+
+# --- DHCPv6 -------------------------------------------------------------------------
+cat >"$FT_SHARED/dhcp6-script" <<'S'
+#!/bin/sh
+echo "reason=$reason address=$new_ip6_address dns=$new_dhcp6_name_servers" >>"$(dirname "$0")/dhcp6.out"
+S
+chmod 0755 "$FT_SHARED/dhcp6-script"
+ft_in_ctr timeout 30 dhclient -6 -1 -lf "$FT_SHARED/lease6" -pf "$FT_SHARED/dhclient6.pid" \
+  -sf "$FT_SHARED/dhcp6-script" tap0 >/dev/null 2>&1 || true
+ft_check "DHCPv6 (dhclient -6): bound to fd00::100 with DNS fd00::3 ($(tail -n 1 "$FT_SHARED/dhcp6.out" 2>/dev/null))" \
+  grep -q '^reason=BOUND6 address=fd00::100 dns=fd00::3$' "$FT_SHARED/dhcp6.out"
 
 # --- TCP: 1 GiB each way between the container and the host's ::1 ------------------
 port=$(ft_free_port)
@@ -73,7 +85,7 @@ ft_expect_eq "-t ::1/$fwd_port:7301 reaches the container's ::1" "hello-v6" \
   "$(socat -T 5 - "TCP6:[::1]:$fwd_port" </dev/null 2>&1)"
 
 counters=$(ft_counters)
-grep -E "router_adverts|ndp_adverts|tcp_retransmits|drop_" <<<"$counters" || true
+grep -E "router_adverts|ndp_adverts|dhcp_|tcp_retransmits|drop_" <<<"$counters" || true
 ft_check "ferry sent a router advertisement and neighbour advertisements" \
   sh -c "echo '$counters' | grep -q '^router_adverts [1-9]' && echo '$counters' | grep -q '^ndp_adverts [1-9]'"
 ft_done

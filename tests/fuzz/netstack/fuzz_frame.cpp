@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Small bounds and a deny rule, so that the policy and every bound
   // (docs/security.md) are reached by short inputs.
   core::NetConfig cfg;
+  cfg.ipv6 = true;  // NDP, DHCPv6 and IPv6 translation too
   (void)cfg.egress.add(false, "192.0.2.0/25");
   (void)cfg.egress.add(false, "127.0.0.1/32:22");
   test::FakeHost host;
