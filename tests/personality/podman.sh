@@ -57,6 +57,9 @@ for handler in rootlesskit slirp4netns; do
   ft_expect_eq "-p 127.0.0.1:$hp:8080 with port_handler=$handler reaches the container" "hello-from-ctr-$FT_ID" "$got"
   pids=$(ft_pids_of_exe "$FERRY_BIN" | tr "\n" " ")
   ft_check "ferry runs for the container ($handler)" test -n "$pids"
+  first=${pids%% *}
+  args=$(tr '\0' ' ' <"/proc/$first/cmdline" 2>/dev/null || true)
+  ft_check "podman asked for IPv6 (its default) and ferry took it: $args" grep -q -- '--enable-ipv6' <<<"$args"
   ft_podman rm -f -t 0 "$name" >/dev/null 2>&1
   ft_check "ferry exits when the container is removed ($handler)" \
     ft_wait_for sh -c "for p in $pids; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0"
