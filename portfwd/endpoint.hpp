@@ -1,8 +1,9 @@
 // A socket address of either family, as the forwarders bind, accept and
 // connect them: a sockaddr_storage with its length, built from the control
-// plane's Boost.Asio addresses or from the translator's IPv4 addresses.
+// plane's Boost.Asio addresses or from the translator's addresses.
 #pragma once
 
+#include "netstack/core/host.hpp"
 #include "netstack/wire/bytes.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -64,6 +65,19 @@ struct Endpoint {
     const auto* a = &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr;
     if (family() != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(a)) return false;
     out = wire::Ip4::load(a->s6_addr + 12);
+    return true;
+  }
+  // As the translator's address type: IPv4 (and IPv4-mapped IPv6) as
+  // ::ffff:a.b.c.d, IPv6 as it is. False for other families.
+  bool to_sockaddr(core::SockAddr& out) const {
+    wire::Ip4 v4;
+    if (as_v4(v4)) {
+      out = core::SockAddr::v4(v4, port());
+      return true;
+    }
+    if (family() != AF_INET6) return false;
+    out.addr = wire::Ip6::load(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr.s6_addr);
+    out.port = port();
     return true;
   }
   bool is_loopback() const {

@@ -137,14 +137,12 @@ void SpliceForwarder::accept_all(Listener& l) {
         spdlog::warn("accept on a forwarded port: {}", strerror(errno));
       return;
     }
-    wire::Ip4 peer4, local4;
-    if (tap_path_ && l.tap_ok && !l.outbound && peer.as_v4(peer4) && !peer4.is_loopback() &&
-        getsockname(fd, local.sa(), &local.len) == 0 && local.as_v4(local4)) {
+    core::SockAddr peer_sa, local_sa;
+    if (tap_path_ && l.tap_ok && !l.outbound && !peer.is_loopback() && peer.to_sockaddr(peer_sa) &&
+        getsockname(fd, local.sa(), &local.len) == 0 && local.to_sockaddr(local_sa)) {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      tap_path_(fd, core::SockAddr4{peer4, peer.port()}, core::SockAddr4{local4, local.port()},
-                l.targets.back().port());
-      continue;
+      if (tap_path_(fd, peer_sa, local_sa, l.targets.back().port())) continue;
     }
     start_conn(fd, l);
   }
@@ -295,7 +293,11 @@ constexpr Binder::Handle kUdpHandle = Binder::Handle(1) << 32;
 
 Expected<Binder::Handle, std::string> SpliceBinder::open(const portfwd::Listener& l) {
   const Endpoint bind = Endpoint::from(l.host_addr, l.host_port);
-  const bool tap_ok = l.guest_addr.is_v4() && l.guest_addr.to_v4().to_uint() == guest4_.v;
+  // The tap path serves forwards to the guest itself (its IPv4 address, or
+  // the IPv6 address the API shows for it), not to other addresses.
+  const bool tap_ok =
+      (l.guest_addr.is_v4() && l.guest_addr.to_v4().to_uint() == guest4_.v) ||
+      (l.guest_addr.is_v6() && std::memcmp(l.guest_addr.to_v6().to_bytes().data(), guest6_.b, 16) == 0);
   if (l.proto == Proto::udp) {
     auto id = udp_.add(bind, l.v6only, forward_targets(l, guest4_, guest6_), tap_ok);
     if (!id) return unexpected(id.error());

@@ -15,8 +15,9 @@
 // listener; connections already open finish normally.
 //
 // The path is chosen per connection: clients on the host's loopback are
-// spliced (the container sees 127.0.0.1, its own loopback); other clients go
-// through the tap (set_tap_path), so the container sees their address.
+// spliced (the container sees 127.0.0.1 or ::1, its own loopback); other
+// clients, IPv4 and IPv6, go through the tap (set_tap_path), so the
+// container sees their address.
 #pragma once
 
 #include "common/expected.hpp"
@@ -43,7 +44,7 @@ class SpliceForwarder : public io::EventSink {
   // Listens on `bind` (TCP; v6only for an IPv6 listener that has an IPv4
   // twin) and forwards each connection to the first of `targets` (addresses
   // inside the container, tried in order while they refuse). With tap_ok,
-  // IPv4 clients not on the host's loopback take the tap path instead.
+  // clients not on the host's loopback take the tap path instead.
   // Returns an id, or an error text naming the cause
   // ("bind 0.0.0.0:8080: Address already in use").
   Expected<uint32_t, std::string> add_tcp(const Endpoint& bind, bool v6only, std::vector<Endpoint> targets,
@@ -59,10 +60,13 @@ class SpliceForwarder : public io::EventSink {
 
   // The tap path: given an accepted connection whose client is not on the
   // host's loopback, hand it to the translator (Stack::open_inbound) so the
-  // container sees the client's address. Arguments: the socket (ownership
-  // passes), the client's and the local address, the container port. Unset:
-  // every connection is spliced.
-  using TapPath = std::function<void(int fd, core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port)>;
+  // container sees the client's address. Arguments: the socket, the
+  // client's and the local address (IPv4 as ::ffff:a.b.c.d), the container
+  // port. Returns whether it took the socket (ownership passes); false
+  // (e.g. an IPv6 client while the container's IPv6 address is not yet
+  // known) splices the connection instead. Unset: every connection is
+  // spliced.
+  using TapPath = std::function<bool(int fd, core::SockAddr peer, core::SockAddr local, uint16_t guest_port)>;
   void set_tap_path(TapPath p) { tap_path_ = std::move(p); }
 
   size_t connections() const { return active_conns_; }

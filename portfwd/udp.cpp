@@ -259,12 +259,12 @@ void UdpForwarder::to_flow(uint32_t listener_id, const Endpoint& peer, const End
     slot = it->second;
   } else {
     if (!l) return;  // the forward was removed meanwhile
-    wire::Ip4 peer4, local4;
-    if (tap_path_ && l->tap_ok && !l->outbound && peer.as_v4(peer4) && !peer4.is_loopback() && local.as_v4(local4)) {
-      tap_path_(core::SockAddr4{peer4, peer.port()}, core::SockAddr4{local4, local.port()}, l->targets.back().port(),
-                payload, [this, listener_id, local, peer] { return open_client_socket(listener_id, local, peer, false); });
+    core::SockAddr peer_sa, local_sa;
+    if (tap_path_ && l->tap_ok && !l->outbound && !peer.is_loopback() && peer.to_sockaddr(peer_sa) &&
+        local.to_sockaddr(local_sa) &&
+        tap_path_(peer_sa, local_sa, l->targets.back().port(), payload,
+                  [this, listener_id, local, peer] { return open_client_socket(listener_id, local, peer, false); }))
       return;
-    }
     if (active_ >= kMaxFlows) {
       spdlog::debug("udp forward {}: flow table full, datagram from {} dropped", l->bind.str(), peer.str());
       return;

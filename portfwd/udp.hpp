@@ -8,7 +8,8 @@
 //
 // Two paths, as for TCP (splice.hpp), chosen per client:
 //  - relayed: clients on the host's loopback (and every client of a forward
-//    to an address other than the guest's, or an IPv6 client) get a second
+//    to an address other than the guest's, or an IPv6 client before ferry
+//    knows the container's IPv6 address) get a second
 //    socket, made by the namespace agent inside the container's network
 //    namespace and connected to the container's loopback (127.0.0.1; ::1
 //    first for an IPv6 listener) or its address. Datagrams move between the
@@ -17,7 +18,7 @@
 //    container answers the first datagrams with "port unreachable" (nothing
 //    bound there), the flow moves on to the next address and sends again
 //    what it held back (up to 8 datagrams until the first reply).
-//  - tap: other IPv4 clients go through the translator (TapPath, i.e.
+//  - tap: other clients, IPv4 and IPv6, go through the translator (TapPath, i.e.
 //    core::Stack::udp_inbound), so the container sees the client's address;
 //    the per-client socket then belongs to the translator's flow table.
 //
@@ -66,12 +67,14 @@ class UdpForwarder : public io::EventSink {
   uint32_t add_outbound(int listen_fd, const Endpoint& bind, std::vector<Endpoint> host_targets);
   bool remove(uint32_t id);
 
-  // The tap path: a datagram of a client not on the host's loopback.
-  // make_socket() returns a UDP socket bound to `local` and connected to
-  // `peer` (or -errno); the translator calls it when it opens the flow and
-  // then owns the socket.
+  // The tap path: a datagram of a client not on the host's loopback
+  // (addresses as the translator's: IPv4 as ::ffff:a.b.c.d). make_socket()
+  // returns a UDP socket bound to `local` and connected to `peer` (or
+  // -errno); the translator calls it when it opens the flow and then owns
+  // the socket. Returns whether it took the datagram; false (an IPv6 client
+  // while the container's IPv6 address is unknown) relays the client.
   using MakeSocket = std::function<int()>;
-  using TapPath = std::function<void(core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port,
+  using TapPath = std::function<bool(core::SockAddr peer, core::SockAddr local, uint16_t guest_port,
                                      std::span<const uint8_t> payload, const MakeSocket& make_socket)>;
   void set_tap_path(TapPath p) { tap_path_ = std::move(p); }
 

@@ -164,18 +164,28 @@ int run(RunOptions& o) {
   auto binder = std::make_shared<portfwd::SpliceBinder>(forwarder, udp_forwarder, cfg.guest, cfg.guest6);
   // Clients not on the host's loopback take the tap path, so the container
   // sees their address; the host itself (on its own address) shows as the
-  // gateway, as does anything claiming an address inside the virtual subnet.
-  auto seen_as = [&cfg](core::SockAddr4 peer, core::SockAddr4 local) {
-    if (peer.addr == local.addr || cfg.in_subnet(peer.addr)) peer.addr = cfg.gateway;
+  // gateway, as does anything claiming an address inside the virtual subnet
+  // or prefix. IPv6 clients take it once the container's IPv6 address is
+  // known (Stack::reaches_guest), else they are spliced or relayed.
+  auto seen_as = [&cfg](core::SockAddr peer, const core::SockAddr& local) {
+    if (peer.is_v4()) {
+      if (peer.addr == local.addr || cfg.in_subnet(peer.addr.v4())) peer.addr = wire::Ip6::mapped(cfg.gateway);
+    } else if (peer.addr == local.addr || cfg.in_prefix6(peer.addr)) {
+      peer.addr = cfg.gateway6;
+    }
     return peer;
   };
-  forwarder.set_tap_path([&stack, seen_as](int fd, core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port) {
+  forwarder.set_tap_path([&stack, seen_as](int fd, core::SockAddr peer, core::SockAddr local, uint16_t guest_port) {
+    if (!stack.reaches_guest(!peer.is_v4())) return false;
     stack.open_inbound(fd, seen_as(peer, local), guest_port, io::monotonic_ms());
+    return true;
   });
-  udp_forwarder.set_tap_path([&stack, seen_as](core::SockAddr4 peer, core::SockAddr4 local, uint16_t guest_port,
+  udp_forwarder.set_tap_path([&stack, seen_as](core::SockAddr peer, core::SockAddr local, uint16_t guest_port,
                                                std::span<const uint8_t> payload,
                                                const portfwd::UdpForwarder::MakeSocket& make_socket) {
+    if (!stack.reaches_guest(!peer.is_v4())) return false;
     stack.udp_inbound(seen_as(peer, local), guest_port, payload, io::monotonic_ms(), make_socket);
+    return true;
   });
   // -T / -U: listeners on the container's loopback (made by the namespace
   // agent), forwarded to the same or the given port on the host's loopback.

@@ -119,14 +119,13 @@ void Dgram::on_udp(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms) 
   else ++ctx_.ctr.udp_datagrams_out;
 }
 
-void Dgram::on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
-                       const std::function<int()>& make_socket) {
+void Dgram::on_inbound(SockAddr from, const wire::Ip6& guest, uint16_t guest_port, std::span<const uint8_t> payload,
+                       uint64_t now_ms, const std::function<int()>& make_socket) {
   if (payload.size() > Emitter::kMaxL4 - wire::UdpHdr::kLen) {
     ctx_.ctr.drop(wire::Drop::datagram_too_long);
     return;
   }
-  const FlowKey key{wire::Ip6::mapped(ctx_.cfg.guest), wire::Ip6::mapped(from.addr), guest_port, from.port,
-                    wire::Ip4Hdr::kUdp};
+  const FlowKey key{guest, from.addr, guest_port, from.port, wire::Ip4Hdr::kUdp};
   int32_t slot = index_.find(key);
   if (slot == FlowIndex::kEmpty) {
     const int fd = make_socket();
@@ -144,7 +143,7 @@ void Dgram::on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint
   uh.emit(base + Emitter::kL4Off);
   Emitter::Opts o;
   o.csum_field = 6;
-  ctx_.out.send_ipv4_from(base, from.addr, ctx_.cfg.guest, wire::Ip4Hdr::kUdp, payload.size() + wire::UdpHdr::kLen, o);
+  ctx_.out.send_ip_from(base, from.addr, guest, wire::Ip4Hdr::kUdp, payload.size() + wire::UdpHdr::kLen, o);
   ++ctx_.ctr.udp_datagrams_in;
 }
 

@@ -51,8 +51,8 @@ class Dgram {
   // bound to the published address; the flow then owns it), so the
   // container's replies go back to that client and its later datagrams come
   // through the flow's socket.
-  void on_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
-                  const std::function<int()>& make_socket);
+  void on_inbound(SockAddr from, const wire::Ip6& guest, uint16_t guest_port, std::span<const uint8_t> payload,
+                  uint64_t now_ms, const std::function<int()>& make_socket);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   // Expires idle flows; returns nothing, call about once a second.
   void on_timer(uint64_t now_ms);

@@ -117,6 +117,20 @@ void Stack::on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
   }
 }
 
+// The container's IPv6 address, for the tap path of published ports
+// (reaches_guest): its kernel picks it by SLAAC or DHCPv6, so ferry learns
+// it. Every address the kernel takes on goes through duplicate address
+// detection first (RFC 4862 5.4: a neighbour solicitation from the
+// unspecified address whose target is the tentative address), which a
+// container that only listens sends too; the newest such target wins.
+// Until one is seen, the source of the container's own traffic in the
+// prefix serves.
+void Stack::learn_guest6(const wire::Ip6& addr, bool from_dad) {
+  if (!cfg_.in_prefix6(addr) || cfg_.is_ours6(addr) || (have_guest6_ && !from_dad)) return;
+  have_guest6_ = true;
+  guest6_ = addr;
+}
+
 // IPv6 (with --enable-ipv6): the same translation as IPv4 for TCP and UDP,
 // ICMPv6 echo, and neighbour discovery for our own addresses. Extension
 // headers are not translated: packets with any (fragments included) are
@@ -129,6 +143,7 @@ void Stack::on_ipv6(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
   auto l4 = pkt.subspan(wire::Ip6Hdr::kLen, ip->payload_len);  // drop Ethernet padding
   if (ip->src.is_multicast() || ip->src.is_loopback() || ip->src.is_v4_mapped())
     return ctr_.drop(Drop::bad_ip_address);
+  learn_guest6(ip->src, false);
   L3 l3;
   l3.src = ip->src;
   l3.dst = ip->dst;
@@ -167,6 +182,9 @@ void Stack::on_ipv6(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
         }
         return dgram_.on_icmp_echo(l3, l4, now_ms);
       }
+      if (type == wire::Icmp6::kNeighborSolicit && ip->src.is_unspecified() && ip->hop_limit == 255 &&
+          l4.size() >= 24)
+        learn_guest6(wire::Ip6::load(l4.data() + 8), true);
       if (type >= wire::Icmp6::kRouterSolicit && type <= 137) return on_ndp(ctx_, l3, ip->hop_limit, l4);
       return ctr_.drop(Drop::icmp_unsupported);
     }

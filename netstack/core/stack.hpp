@@ -22,6 +22,7 @@
 #include "netstack/core/reasm.hpp"
 #include "netstack/core/tcp.hpp"
 
+#include <optional>
 #include <span>
 #include <string>
 
@@ -52,15 +53,34 @@ class Stack {
   void on_frame(std::span<const uint8_t> frame, uint64_t now_ms);
   void on_socket(uint64_t token, uint32_t events, uint64_t now_ms);
   void on_timer(uint64_t now_ms);
-  // The tap path of a published port (see Tcp::open_inbound).
+  // The tap path of a published port (see Tcp::open_inbound), for a client
+  // of either family: IPv6 ones only once the container has shown its IPv6
+  // address (reaches_guest()).
+  bool open_inbound(int fd, SockAddr from, uint16_t guest_port, uint64_t now_ms) {
+    wire::Ip6 guest;
+    if (!guest_for(from, guest)) {
+      ctx_.host.close(fd, true);
+      return false;
+    }
+    return tcp_.open_inbound(fd, from, guest, guest_port, now_ms);
+  }
   bool open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
-    return tcp_.open_inbound(fd, from, guest_port, now_ms);
+    return open_inbound(fd, SockAddr::v4(from.addr, from.port), guest_port, now_ms);
   }
   // The tap path of a published UDP port (see Dgram::on_inbound).
+  void udp_inbound(SockAddr from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
+                   const std::function<int()>& make_socket) {
+    wire::Ip6 guest;
+    if (guest_for(from, guest)) dgram_.on_inbound(from, guest, guest_port, payload, now_ms, make_socket);
+  }
   void udp_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
                    const std::function<int()>& make_socket) {
-    dgram_.on_inbound(from, guest_port, payload, now_ms, make_socket);
+    udp_inbound(SockAddr::v4(from.addr, from.port), guest_port, payload, now_ms, make_socket);
   }
+  // Whether a client of this family can take the tap path: always for
+  // IPv4; for IPv6 once ferry knows the container's address in the prefix
+  // (learn_guest6: from duplicate address detection or its traffic).
+  bool reaches_guest(bool v6) const { return !v6 || have_guest6_; }
   // End of a batch of events: serves sockets whose receive budget ran out,
   // sends coalesced ACKs.
   void flush(uint64_t now_ms) {
@@ -76,6 +96,9 @@ class Stack {
   std::string stats() const { return ctr_.format(tcp_.active(), dgram_.active()); }
   const Tcp& tcp() const { return tcp_; }
   const Dgram& dgram() const { return dgram_; }
+  const std::optional<wire::Ip6> guest6() const {
+    return have_guest6_ ? std::optional<wire::Ip6>(guest6_) : std::nullopt;
+  }
   const Dhcp4Server& dhcp() const { return dhcp_; }
 
  private:
@@ -93,7 +116,18 @@ class Stack {
   Dhcp4Server dhcp_;
   Dhcp6Server dhcp6_;
   Reassembler reasm_;
+  void learn_guest6(const wire::Ip6& addr, bool from_dad);
+  bool guest_for(const SockAddr& from, wire::Ip6& guest) const {
+    if (from.is_v4()) guest = wire::Ip6::mapped(cfg_.guest);
+    else if (have_guest6_) guest = guest6_;
+    else return false;
+    return true;
+  }
+
   bool vnet_;
+  // The container's IPv6 address, learnt from its packets (see reaches_guest).
+  bool have_guest6_ = false;
+  wire::Ip6 guest6_;
   uint64_t next_housekeeping_ = 0;
 };
 

@@ -204,9 +204,8 @@ void Tcp::on_syn(const L3& ip, const TcpHdr& th, uint64_t now_ms) {
   ctx_.host.watch(fd, token(slot), false, true);
 }
 
-bool Tcp::open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
-  const FlowKey key{wire::Ip6::mapped(ctx_.cfg.guest), wire::Ip6::mapped(from.addr), guest_port, from.port,
-                     wire::Ip4Hdr::kTcp};
+bool Tcp::open_inbound(int fd, SockAddr from, const wire::Ip6& guest, uint16_t guest_port, uint64_t now_ms) {
+  const FlowKey key{guest, from.addr, guest_port, from.port, wire::Ip4Hdr::kTcp};
   if (free_slots_.empty() || index_.find(key) != FlowIndex::kEmpty || ctx_.host.adopt_tcp(fd) < 0) {
     ctx_.ctr.drop(wire::Drop::flow_table_full);
     ctx_.host.close(fd, true);

@@ -106,7 +106,8 @@ class Tcp {
   // from `from` (the address the container will see) to the guest's
   // guest_port, and then translates it like any other. Takes ownership of
   // `fd`; false (fd closed) when the table is full or the tuple is taken.
-  bool open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms);
+  // `guest` is the container's address of the client's family.
+  bool open_inbound(int fd, SockAddr from, const wire::Ip6& guest, uint16_t guest_port, uint64_t now_ms);
   void on_timer(uint64_t now_ms);
   // Sends the ACKs that segments of the last batch of frames asked for: one
   // per flow per batch, not one per segment.

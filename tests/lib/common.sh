@@ -96,13 +96,15 @@ ft_listening() { ss -Htln "sport = :$1" | grep -q .; }
 # ft_remote_host NAME: a test host of this test's own, "outside" the machine:
 # a network namespace NAME-$FT_ID behind a veth pair from the host, on
 # 198.18.N.0/29 (the benchmarking range, N random). Sets FT_REMOTE_NS,
-# FT_HOST_IP (the host's end) and FT_REMOTE_IP; all removed on exit.
+# FT_HOST_IP (the host's end), FT_REMOTE_IP and FT_REMOTE_VETH (the host's
+# interface); all removed on exit.
 ft_remote_host() {
   ft_netns "$1" >/dev/null
   FT_REMOTE_NS=$FT_NETNS
   local n=$((RANDOM % 250 + 1)) veth=v${1:0:2}$FT_ID
   FT_HOST_IP=198.18.$n.1
   FT_REMOTE_IP=198.18.$n.2
+  FT_REMOTE_VETH=$veth
   ip link add "$veth" type veth peer name eth0 netns "$FT_REMOTE_NS"
   ft_on_exit "ip link del $veth"
   ip addr add "$FT_HOST_IP/29" dev "$veth"

@@ -16,6 +16,7 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
   concurrent-echo HOST PORT N  N connections open at once, each echoing 64 KiB intact
   hold-echo HOST PORT SECS     opens a connection, echoes once, waits SECS, echoes again
   serve-peer PORT              TCP server on 0.0.0.0: tells each client its address, then echoes
+  serve-peer6 PORT             the same on [::] (IPv6 and IPv4 clients)
   udp-serve ADDR PORT          UDP echo server on ADDR; answers "whoami" with the sender's "ip port"
   udp-whoami HOST PORT         asks a udp-serve server how it sees us; prints "ip port"
   udp-transfer HOST PORT BYTES SIZE
@@ -231,10 +232,12 @@ def hold_echo(host, port, secs):
     print("held ok")
 
 
-def serve_peer(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def serve_peer(port, family=socket.AF_INET):
+    s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
     s.listen(64)
 
     def handle(c, a):
@@ -361,6 +364,7 @@ def main():
         "concurrent-echo": (concurrent_echo, [str, int, int]),
         "hold-echo": (hold_echo, [str, int, float]),
         "serve-peer": (serve_peer, [int]),
+        "serve-peer6": (lambda port: serve_peer(port, socket.AF_INET6), [int]),
         "udp-serve": (udp_serve, [str, int]),
         "udp-whoami": (udp_whoami, [str, int]),
         "udp-transfer": (udp_transfer, [str, int, int, int]),

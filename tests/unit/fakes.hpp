@@ -10,6 +10,7 @@
 #include "netstack/wire/ethernet.hpp"
 #include "netstack/wire/icmp.hpp"
 #include "netstack/wire/ipv4.hpp"
+#include "netstack/wire/ipv6.hpp"
 #include "netstack/wire/tcp.hpp"
 #include "netstack/wire/udp.hpp"
 #include "netstack/wire/vnet.hpp"
@@ -241,6 +242,44 @@ inline Seen parse_out(const Bytes& frame, bool vnet) {
   return s;
 }
 
+// A parsed IPv6 frame towards the container.
+struct Seen6 {
+  wire::VnetHdr vnet;
+  wire::Eth eth;
+  wire::Ip6Hdr ip;
+  std::optional<wire::TcpHdr> tcp;
+  std::optional<wire::UdpHdr> udp;
+  std::string payload;
+  bool l4_checksum_ok = false;
+};
+
+inline Seen6 parse_out6(const Bytes& frame, bool vnet) {
+  Seen6 s;
+  std::span<const uint8_t> f(frame);
+  if (vnet) {
+    s.vnet = wire::VnetHdr::load(f.data());
+    f = f.subspan(wire::VnetHdr::kLen);
+  }
+  s.eth = *wire::Eth::parse(f);
+  f = f.subspan(wire::Eth::kLen);
+  if (s.eth.type != wire::Eth::kIpv6) return s;
+  s.ip = *wire::Ip6Hdr::parse(f);
+  auto l4 = f.subspan(wire::Ip6Hdr::kLen, s.ip.payload_len);
+  const uint64_t ps = wire::pseudo_header_sum6(s.ip.src, s.ip.dst, s.ip.next, uint32_t(l4.size()));
+  const bool offloaded = s.vnet.flags & wire::VnetHdr::kNeedsCsum;
+  if (s.ip.next == wire::Ip6Hdr::kTcp) {
+    s.tcp = *wire::TcpHdr::parse(l4);
+    s.payload.assign(reinterpret_cast<const char*>(l4.data()) + s.tcp->header_len, l4.size() - s.tcp->header_len);
+    s.l4_checksum_ok = offloaded ? s.tcp->checksum == uint16_t(~wire::csum_fold(ps))
+                                 : wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)) == 0;
+  } else if (s.ip.next == wire::Ip6Hdr::kUdp) {
+    s.udp = *wire::UdpHdr::parse(l4);
+    s.payload.assign(reinterpret_cast<const char*>(l4.data()) + 8, l4.size() - 8);
+    s.l4_checksum_ok = offloaded || wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)) == 0;
+  }
+  return s;
+}
+
 // Builds frames as the container would send them (full checksums, no
 // offload flags, so the translator verifies them).
 struct FrameBuilder {
@@ -307,6 +346,55 @@ struct FrameBuilder {
     l4.insert(l4.end(), payload.begin(), payload.end());
     wire::store16(l4.data() + 2, wire::checksum(l4.data(), l4.size()));
     return ipv4(src, dst, wire::Ip4Hdr::kIcmp, l4);
+  }
+  // IPv6: the same segments and datagrams, checksummed over the IPv6
+  // pseudo-header.
+  Bytes ipv6(const wire::Ip6& src, const wire::Ip6& dst, uint8_t next, const Bytes& l4, uint8_t hop = 64) const {
+    Bytes b(wire::Ip6Hdr::kLen);
+    wire::Ip6Hdr h;
+    h.payload_len = uint16_t(l4.size());
+    h.next = next;
+    h.hop_limit = hop;
+    h.src = src;
+    h.dst = dst;
+    h.emit(b.data());
+    b.insert(b.end(), l4.begin(), l4.end());
+    return wrap(wire::Eth::kIpv6, b);
+  }
+  Bytes tcp6(const wire::Ip6& src, const wire::Ip6& dst, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
+             uint8_t flags, uint16_t window, const std::string& payload = {}, int mss = -1, int wscale = -1) const {
+    Bytes l4 = tcp_l4(wire::Ip4(), wire::Ip4(), sport, dport, seq, ack, flags, window, payload, mss, wscale);
+    wire::store16(l4.data() + 16, 0);
+    const uint64_t ps = wire::pseudo_header_sum6(src, dst, wire::Ip6Hdr::kTcp, uint32_t(l4.size()));
+    wire::store16(l4.data() + 16, wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)));
+    return ipv6(src, dst, wire::Ip6Hdr::kTcp, l4);
+  }
+  Bytes udp6(const wire::Ip6& src, const wire::Ip6& dst, uint16_t sport, uint16_t dport,
+             const std::string& payload) const {
+    Bytes l4(8);
+    wire::UdpHdr{sport, dport, uint16_t(8 + payload.size()), 0}.emit(l4.data());
+    l4.insert(l4.end(), payload.begin(), payload.end());
+    const uint64_t ps = wire::pseudo_header_sum6(src, dst, wire::Ip6Hdr::kUdp, uint32_t(l4.size()));
+    const uint16_t c = wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps));
+    wire::store16(l4.data() + 6, c ? c : 0xffff);
+    return ipv6(src, dst, wire::Ip6Hdr::kUdp, l4);
+  }
+  // Duplicate address detection (RFC 4862 5.4.2): a neighbour solicitation
+  // from the unspecified address for the tentative address, to its
+  // solicited-node multicast group.
+  Bytes dad(const wire::Ip6& tentative) const {
+    Bytes l4(24, 0);
+    l4[0] = wire::Icmp6::kNeighborSolicit;
+    tentative.store(l4.data() + 8);
+    wire::Ip6 group;
+    group.b[0] = 0xff;
+    group.b[1] = 0x02;
+    group.b[11] = 1;
+    group.b[12] = 0xff;
+    std::memcpy(group.b + 13, tentative.b + 13, 3);
+    const uint64_t ps = wire::pseudo_header_sum6(wire::Ip6(), group, wire::Ip6Hdr::kIcmp6, uint32_t(l4.size()));
+    wire::store16(l4.data() + 2, wire::csum_fold(wire::csum_partial(l4.data(), l4.size(), ps)));
+    return ipv6(wire::Ip6(), group, wire::Ip6Hdr::kIcmp6, l4, 255);
   }
   Bytes arp_request(wire::Ip4 spa, wire::Ip4 tpa) const {
     wire::Arp a;
