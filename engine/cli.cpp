@@ -24,6 +24,11 @@ bool valid_ipv4(const std::string& s) {
   return inet_pton(AF_INET, s.c_str(), &a) == 1;
 }
 
+bool valid_ipv6(const std::string& s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+}
+
 }  // namespace
 
 Expected<PortMap, std::string> parse_port(std::string_view spec) {
@@ -35,14 +40,26 @@ Expected<PortMap, std::string> parse_port(std::string_view spec) {
     rest = rest.substr(0, slash);
     if (p.proto != "tcp" && p.proto != "udp") return unexpected(bad + ": protocol must be tcp or udp");
   }
+  // An IPv6 host address comes in brackets, as in podman: [::1]:8080:80.
+  if (!rest.empty() && rest[0] == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+      return unexpected(bad + ": expected [IPv6]:HOST:CONTAINER");
+    p.host_ip = std::string(rest.substr(1, close - 1));
+    rest = rest.substr(close + 2);
+    if (!valid_ipv6(p.host_ip)) return unexpected(bad + ": bad IPv6 host address '" + p.host_ip + "'");
+    if (rest.find(':') == std::string_view::npos) return unexpected(bad + ": expected [IPv6]:HOST:CONTAINER");
+  }
   const auto last = rest.rfind(':');
   if (last == std::string_view::npos) return unexpected(bad + ": expected [IP:]HOST:CONTAINER");
   const auto ctr = rest.substr(last + 1);
   auto host = rest.substr(0, last);
   if (auto c = host.rfind(':'); c != std::string_view::npos) {
+    if (!p.host_ip.empty()) return unexpected(bad + ": expected [IPv6]:HOST:CONTAINER");
     p.host_ip = std::string(host.substr(0, c));
     host = host.substr(c + 1);
-    if (!valid_ipv4(p.host_ip)) return unexpected(bad + ": bad host address '" + p.host_ip + "' (IPv4 only)");
+    if (!valid_ipv4(p.host_ip))
+      return unexpected(bad + ": bad host address '" + p.host_ip + "' (IPv6 goes in brackets: [::1]:8080:80)");
   }
   if (!parse_u16(host, p.host_port)) return unexpected(bad + ": bad host port '" + std::string(host) + "'");
   if (!parse_u16(ctr, p.ctr_port)) return unexpected(bad + ": bad container port '" + std::string(ctr) + "'");

@@ -22,11 +22,12 @@ struct PortMap {
   bool operator==(const PortMap&) const = default;
 };
 
-// -p value: [IP:]HOST:CTR[/tcp|udp]. UDP is parsed (so the message can say
-// what is missing) and refused later by the network layer.
+// -p value: [IP:]HOST:CTR[/tcp|udp], an IPv6 IP in brackets
+// ([::1]:8080:80; host_ip then holds it without them).
 Expected<PortMap, std::string> parse_port(std::string_view spec);
 
-// The pasta-syntax -t value ferry takes for a mapping: "[IP/]HOST:CTR".
+// The pasta-syntax -t / -u value ferry takes for a mapping: "[IP/]HOST:CTR"
+// (an IPv6 IP bare: "::1/8080:80").
 std::string pasta_spec(const PortMap& p);
 
 struct RunOptions {

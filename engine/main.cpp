@@ -402,7 +402,11 @@ int cmd_ps(const Store& st, const std::vector<std::string>& args) {
     if (!all && c.status != "running") continue;
     std::string ports, cmd, status = c.status;
     for (const auto& p : c.ports)
-      ports += (ports.empty() ? "" : ",") + (p.host_ip.empty() ? "" : p.host_ip + ":") + std::to_string(p.host_port) +
+      ports += (ports.empty() ? "" : ",") +
+               (p.host_ip.empty() ? ""
+                : p.host_ip.find(':') != std::string::npos ? "[" + p.host_ip + "]:"
+                                                           : p.host_ip + ":") +
+               std::to_string(p.host_port) +
                "->" + std::to_string(p.ctr_port) + "/" + p.proto;
     for (const auto& w : c.cmd) cmd += (cmd.empty() ? "" : " ") + w;
     for (auto& ch : cmd)

@@ -90,21 +90,32 @@ Binaries find_binaries() {
 
 Expected<void, std::string> check_ports_free(const std::vector<PortMap>& ports) {
   for (const auto& p : ports) {
-    if (p.proto != "tcp")
-      return unexpected("cannot publish " + std::to_string(p.host_port) + "/" + p.proto +
-                        ": ferry forwards only TCP ports so far");
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool udp = p.proto == "udp";
+    const std::string addr = p.host_ip.empty() ? "0.0.0.0" : p.host_ip;
+    const bool v6 = addr.find(':') != std::string::npos;
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (v6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(p.host_port);
+      inet_pton(AF_INET6, addr.c_str(), &a->sin6_addr);
+      len = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(p.host_port);
+      inet_pton(AF_INET, addr.c_str(), &a->sin_addr);
+      len = sizeof *a;
+    }
+    int s = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (s < 0) return unexpected(std::string("socket: ") + strerror(errno));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(p.host_port);
-    inet_pton(AF_INET, p.host_ip.empty() ? "0.0.0.0" : p.host_ip.c_str(), &a.sin_addr);
-    const int r = bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    const int r = bind(s, reinterpret_cast<sockaddr*>(&ss), len);
     const int e = errno;
     close(s);
     if (r != 0)
-      return unexpected("cannot publish port " + std::to_string(p.host_port) + "/tcp on " +
-                        (p.host_ip.empty() ? "0.0.0.0" : p.host_ip) + ": " + strerror(e));
+      return unexpected("cannot publish port " + std::to_string(p.host_port) + "/" + p.proto + " on " +
+                        (v6 ? "[" + addr + "]" : addr) + ": " + strerror(e));
   }
   return {};
 }
@@ -116,7 +127,7 @@ Expected<FerryHandle, std::string> start_container_ferry(const Binaries& b, pid_
   if (pipe2(ready, O_CLOEXEC) || pipe2(ex, O_CLOEXEC)) return unexpected(std::string("pipe: ") + strerror(errno));
   std::vector<std::string> argv{b.ferry, "--configure", "--mtu", "65520", "--ready-fd", "3", "--exit-fd", "4"};
   for (const auto& p : ports) {
-    argv.push_back("-t");
+    argv.push_back(p.proto == "udp" ? "-u" : "-t");
     argv.push_back(pasta_spec(p));
   }
   argv.push_back(std::to_string(init));

@@ -18,6 +18,7 @@ BIN=$FT_TMP/bin
 mkdir -p "$BIN"
 cp "${FERRYCTL:?}" "$BIN/ferryctl"; cp "${FERRY:?}" "$BIN/ferry"
 cp "${FERRY_DNS:?}" "$BIN/ferry-dns"; cp "${FERRY_BRIDGE:?}" "$BIN/ferry-bridge"
+cp "$(dirname "$0")/../tools/nettool.py" "$BIN/nettool.py"
 chmod 0755 "$BIN"/*
 RUN=$FT_TMP/run
 install -d -m 0700 -o "$FT_USER" -g "$FT_USER" "$RUN"
@@ -63,6 +64,24 @@ ft_wait_for sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | socat -t 2 - TCP:127.0.0.1:
 ft_check "a published port (-p 127.0.0.1:$wport:80) reaches the container from the host" \
   grep -q "hello from the web container" <<<"$(http_get "$wport")"
 ft_check "ps lists web as running" fc_has 'web .*running' ps
+# UDP and an IPv6 host address: a UDP echo server (on the host's file
+# system: busybox has no UDP server) published as /udp, and the web server
+# published on the host's ::1 as well.
+uport=$(ft_free_port udp)
+fc run -d --name udpsrv -p "127.0.0.1:$uport:7004/udp" -- python3 "$BIN/nettool.py" udp-serve 0.0.0.0 7004 >/dev/null
+seen=$("$BIN/nettool.py" udp-whoami 127.0.0.1 "$uport" 2>&1) || true  # it asks 5 times, 1 s apart
+ft_check "a published UDP port (-p 127.0.0.1:$uport:7004/udp) answers from the container ('$seen')" \
+  grep -Eq '^[0-9.]+ [0-9]+$' <<<"$seen"
+ft_check "ps shows the mapping as /udp" fc_has "127.0.0.1:$uport->7004/udp" ps
+if ip -6 addr show dev lo | grep -q 'inet6 ::1'; then
+  w6port=$(ft_free_port)
+  fc run -d --name web6 --rootfs "$ROOTFS" -p "[::1]:$w6port:80" -- httpd -f -p 80 -h /www >/dev/null
+  ft_wait_for sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | socat -t 2 - TCP6:[::1]:$w6port | grep -q hello"
+  ft_check "a port published on the host's ::1 (-p [::1]:$w6port:80) reaches the container" \
+    sh -c "printf 'GET /index.html HTTP/1.0\r\n\r\n' | socat -t 5 - TCP6:[::1]:$w6port | grep -q 'hello from the web container'"
+  ft_check "rm -f web6" fc rm -f web6
+fi
+ft_check "rm -f udpsrv" fc rm -f udpsrv
 inspect=$(fc inspect web)
 ft_check "inspect is JSON with status running" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["status"]=="running" and d["ip"]=="10.0.2.100"' "$inspect"
 ft_check "logs holds the server's output" fc_has . logs web

@@ -22,11 +22,19 @@ TEST(PortSpec, Forms) {
   EXPECT_EQ(b->proto, "udp");
   EXPECT_EQ(pasta_spec(*a), "8080:80");
   EXPECT_EQ(pasta_spec(*b), "127.0.0.1/8080:80");
+  auto c = parse_port("[::1]:8080:80/udp");
+  ASSERT_TRUE(c) << c.error();
+  EXPECT_EQ(c->host_ip, "::1");
+  EXPECT_EQ(c->host_port, 8080);
+  EXPECT_EQ(c->ctr_port, 80);
+  EXPECT_EQ(c->proto, "udp");
+  EXPECT_EQ(pasta_spec(*c), "::1/8080:80") << "pasta's syntax takes IPv6 bare before the slash";
 }
 
 TEST(PortSpec, Errors) {
   for (const char* bad : {"80", "0:80", "70000:80", "80:", ":80", "x:80", "1.2.3:80:80", "80:80/sctp", "+80:80",
-                          "300.0.0.1:80:80"}) {
+                          "300.0.0.1:80:80", "[::1:8080:80", "[::1]8080:80", "[::1]:80", "[1.2.3.4]:80:80",
+                          "[::1]:1.2.3.4:80:80", "::1:8080:80"}) {
     auto r = parse_port(bad);
     EXPECT_FALSE(r) << bad;
     if (!r) {
