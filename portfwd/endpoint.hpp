@@ -102,7 +102,13 @@ struct Endpoint {
       return std::string(buf) + ":" + std::to_string(port());
     }
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(port());
+    // Appended piece by piece: "[" + std::string(...) trips g++ 12's
+    // -Wrestrict false positive at -O3 (GCC bug 105329).
+    std::string s = "[";
+    s += buf;
+    s += "]:";
+    s += std::to_string(port());
+    return s;
   }
 };
 

@@ -275,13 +275,28 @@ void Tcp::handle_ack(uint32_t slot, const TcpHdr& th, size_t payload_len, uint64
     if (seq_lt(f.snd_nxt, ack)) f.snd_nxt = ack;
     f.dupacks = 0;
     f.retries = 0;
-    f.rto_ms = kMinRtoMs;
+    if (f.in_recovery && seq_ge(ack, f.recover)) f.in_recovery = false;
+    if (f.rtt_timing && seq_ge(ack, f.rtt_seq)) {
+      // RFC 6298 2.2 (first sample) and 2.3 (alpha 1/8, beta 1/4).
+      const uint32_t r = uint32_t(std::min<uint64_t>(now_ms - f.rtt_start_ms, kMaxRtoMs));
+      if (f.srtt_ms == 0 && f.rttvar_ms == 0) {
+        f.srtt_ms = std::max<uint32_t>(r, 1);
+        f.rttvar_ms = r / 2;
+      } else {
+        const uint32_t dev = r > f.srtt_ms ? r - f.srtt_ms : f.srtt_ms - r;
+        f.rttvar_ms = (3 * f.rttvar_ms + dev) / 4;
+        f.srtt_ms = std::max<uint32_t>((7 * f.srtt_ms + r) / 8, 1);
+      }
+      f.rtt_timing = false;
+    }
+    f.rto_ms = base_rto(f);
     if (f.snd_una == f.snd_max) f.rto_deadline = 0;
     else arm_timer(slot, now_ms);
   } else if (ack == f.snd_una && payload_len == 0 && !th.has(TcpHdr::kFin) && f.snd_una != f.snd_max &&
              new_edge == f.wnd_edge) {
-    // RFC 5681 2: a duplicate ACK. The third triggers fast retransmission.
-    if (++f.dupacks == 3) retransmit(slot, now_ms);
+    // RFC 5681 2: a duplicate ACK. The third triggers fast retransmission,
+    // unless one is already under way (RFC 6582 3.2).
+    if (++f.dupacks == 3 && !f.in_recovery) retransmit(slot, now_ms);
   }
   if (seq_ge(ack, f.snd_una)) f.wnd_edge = new_edge;
 }
@@ -313,7 +328,9 @@ void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> pay
         return;
       }
       const size_t written = r < 0 ? 0 : size_t(r);
+      f.wnd_fresh = false;  // the socket has less room now (or was found full)
       f.rcv_nxt += uint32_t(written);
+      f.unacked += uint32_t(written);
       ctx_.ctr.tcp_bytes_to_host += written;
       if (written < payload.size()) {
         // The host socket took less than we advertised: acknowledge only what
@@ -334,7 +351,9 @@ void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> pay
     ++f.rcv_nxt;
     ctx_.host.shutdown_write(f.fd);
   }
-  if (ack) {
+  if (ack && f.unacked >= std::max(f.adv_wnd / 4, kMinAckEvery) && f.state == TcpFlow::State::established) {
+    send_ack(slot);
+  } else if (ack) {
     f.ack_pending = true;
     if (!f.in_ack_list) {
       f.in_ack_list = true;
@@ -350,6 +369,10 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
   if (f.state != TcpFlow::State::established) return;
   const size_t max_chunk = ctx_.out.vnet() ? Emitter::kMaxL4 - TcpHdr::kMinLen
                                            : std::min<size_t>(f.c_mss, ctx_.cfg.mtu - 40);
+  // The window we advertise follows the host socket's send buffer, which
+  // nothing in this loop changes: ask the kernel once per burst, not once
+  // per segment (two system calls per 64 KiB frame otherwise).
+  std::optional<uint32_t> window;
   while (true) {
     // Once the end of the stream is known, everything up to fin_seq is data
     // still in the socket (resent after a rewind), then the FIN; never peek
@@ -366,15 +389,22 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
     }
     const int32_t avail = int32_t(f.wnd_edge - f.snd_nxt);
     if (avail <= 0) return;
+    if (!f.h_readable) return;
     size_t n = std::min<size_t>(size_t(avail), max_chunk);
     if (f.h_eof) n = std::min<size_t>(n, f.fin_seq - f.snd_nxt);
     const ssize_t r = ctx_.host.peek(f.fd, ctx_.out.l4() + TcpHdr::kMinLen, n);
     if (r > 0) {
-      send_segment(f, TcpHdr::kAck | TcpHdr::kPsh, f.snd_nxt, size_t(r), false);
+      if (!window) window = window_to_advertise(f);
+      send_segment(f, TcpHdr::kAck | TcpHdr::kPsh, f.snd_nxt, size_t(r), false, window);
       f.snd_nxt += uint32_t(r);
       if (seq_gt(f.snd_nxt, f.snd_max)) {
         ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max);
         f.snd_max = f.snd_nxt;
+        if (!f.rtt_timing) {  // new data: time it (RFC 6298 3, Karn)
+          f.rtt_timing = true;
+          f.rtt_seq = f.snd_max;
+          f.rtt_start_ms = now_ms;
+        }
       }
       if (!f.rto_deadline) arm_timer(slot, now_ms);
       continue;
@@ -384,7 +414,10 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
       f.fin_seq = f.snd_nxt;
       continue;
     }
-    if (r == -EAGAIN) return;
+    if (r == -EAGAIN) {
+      f.h_readable = false;
+      return;
+    }
     reset_container(slot);
     free_flow(slot, false);
     return;
@@ -395,11 +428,21 @@ void Tcp::retransmit(uint32_t slot, uint64_t now_ms) {
   TcpFlow& f = flows_[slot];
   ++ctx_.ctr.tcp_retransmits;
   ctx_.host.rewind_peek(f.fd);
+  f.h_readable = true;
+  f.in_recovery = true;
+  f.recover = f.snd_max;
+  f.rtt_timing = false;  // Karn: no sample from data sent twice
   f.snd_nxt = f.snd_una;
   f.fin_sent = false;
   f.dupacks = 0;
   f.rto_deadline = 0;
   push(slot, now_ms);
+}
+
+uint32_t Tcp::base_rto(const TcpFlow& f) {
+  if (f.srtt_ms == 0 && f.rttvar_ms == 0) return kMinRtoMs;
+  const uint64_t rto = uint64_t(f.srtt_ms) + std::max<uint64_t>(1, 4 * uint64_t(f.rttvar_ms));
+  return uint32_t(std::clamp<uint64_t>(rto, kMinRtoMs, kMaxRtoMs));
 }
 
 void Tcp::arm_timer(uint32_t slot, uint64_t now_ms) {
@@ -463,6 +506,7 @@ void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   }
   if (events & kEvOut) {
     f.out_watched = false;
+    f.wnd_fresh = false;
     const bool was_short = f.write_short;
     f.write_short = false;
     if (f.state == TcpFlow::State::established) {
@@ -471,7 +515,10 @@ void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
         for (int i = 0; i < 3; ++i) send_ack(slot);
     }
   }
-  if (events & (kEvIn | kEvRdHup | kEvHup | kEvErr)) push(slot, now_ms);
+  if (events & (kEvIn | kEvRdHup | kEvHup | kEvErr)) {
+    f.h_readable = true;
+    push(slot, now_ms);
+  }
   close_if_done(slot);
 }
 
@@ -488,6 +535,7 @@ void Tcp::flush() {
 // --- Emission ------------------------------------------------------------------------
 
 uint32_t Tcp::window_to_advertise(TcpFlow& f) {
+  if (f.wnd_fresh && !f.c_fin) return f.adv_wnd;
   size_t space = f.c_fin ? 0 : ctx_.host.send_space(f.fd);
   const size_t max = size_t(0xffff) << f.our_wscale;
   space = std::min(space, max);
@@ -498,20 +546,22 @@ uint32_t Tcp::window_to_advertise(TcpFlow& f) {
     ctx_.host.watch(f.fd, make_token(TokenKind::tcp, f.gen, uint32_t(&f - flows_.data())), false, true);
   }
   f.adv_wnd = uint32_t(space);
+  f.wnd_fresh = true;
   return uint32_t(space);
 }
 
 // IP and TCP header bytes per segment without options: MSS = MTU - this.
 static size_t ip_tcp_overhead(const TcpFlow& f) { return f.key.caddr.is_v4_mapped() ? 40 : 60; }
 
-void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options) {
+void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options,
+                       std::optional<uint32_t> window) {
   TcpHdr th;
   th.sport = f.key.dport;
   th.dport = f.key.cport;
   th.seq = seq;
   th.ack = f.rcv_nxt;
   th.flags = flags;
-  const uint32_t wnd = window_to_advertise(f);
+  const uint32_t wnd = window ? *window : window_to_advertise(f);
   if (syn_options) {
     th.window = uint16_t(std::min<uint32_t>(wnd, 0xffff));
     th.mss = int(ctx_.cfg.mtu - ip_tcp_overhead(f));
@@ -519,6 +569,7 @@ void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_l
   } else {
     th.window = uint16_t(std::min<uint32_t>(wnd >> f.our_wscale, 0xffff));
   }
+  f.unacked = 0;
   uint8_t* p = ctx_.out.l4();
   // Payload (if any) was peeked to l4() + 20; SYN segments carry none, so
   // their options may take that room.

@@ -43,6 +43,7 @@
 #include "netstack/wire/tcp.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -62,6 +63,12 @@ struct TcpFlow {
   // container -> host
   uint32_t rcv_nxt = 0;      // next sequence number expected from the container
   uint32_t adv_wnd = 0;      // last window advertised (bytes)
+  // adv_wnd still describes the host socket: nothing was written to it and
+  // it did not report draining since it was measured. Then it is reused
+  // without asking the kernel (a download's ACKs cost no getsockopt); the
+  // socket only gains room meanwhile, so the reused window errs small.
+  bool wnd_fresh = false;
+  uint32_t unacked = 0;      // bytes taken from the container since our last ACK
   bool c_fin = false;        // container's FIN received; host socket shut for writing
   bool write_short = false;  // a write came up short; waiting for kEvOut
   bool out_watched = false;
@@ -77,10 +84,31 @@ struct TcpFlow {
   uint8_t c_wscale = 0;      // shift applied to the container's windows
   uint8_t our_wscale = 0;    // shift applied to the windows we advertise
   bool h_eof = false;        // host peer closed its side (all data read)
+  // The host socket may hold bytes not yet peeked: set by its readiness
+  // (and by a rewind), cleared when a peek finds nothing, so that the
+  // container's ACKs of a one-way upload do not each cost a peek that
+  // fails with EAGAIN.
+  bool h_readable = true;
   bool fin_sent = false;
   bool fin_acked = false;
   uint8_t dupacks = 0;
   uint8_t retries = 0;
+  // Recovery (RFC 6582 3.2): after a retransmission, duplicate ACKs do not
+  // start another one until the container acknowledges `recover` (snd_max
+  // when it began). Go-back-N resends what the container may already hold,
+  // and each duplicate it receives draws a duplicate ACK: without this rule
+  // those ACKs set off retransmission after retransmission.
+  bool in_recovery = false;
+  uint32_t recover = 0;
+  // Round-trip time (RFC 6298): one segment timed at a time (rtt_seq, sent
+  // at rtt_start_ms), never a retransmitted one (Karn); srtt/rttvar in ms,
+  // 0 until the first sample. The timer is then srtt + 4 rttvar, at least
+  // kMinRtoMs, so a container slowed down (a loaded machine) is not flooded
+  // with spurious retransmissions.
+  bool rtt_timing = false;
+  uint32_t rtt_seq = 0;
+  uint64_t rtt_start_ms = 0;
+  uint32_t srtt_ms = 0, rttvar_ms = 0;
   bool ack_pending = false;
   bool in_ack_list = false;
   bool in_timer_list = false;
@@ -90,7 +118,15 @@ struct TcpFlow {
 
 class Tcp {
  public:
+  // Within a batch of frames, ferry acknowledges at the latest after a
+  // quarter of the window it advertised (and at least this much), so that a
+  // container uploading faster than one batch ends is not left waiting for
+  // the window to reopen (ACKs are otherwise coalesced per batch).
+  static constexpr uint32_t kMinAckEvery = 256 * 1024;
   static constexpr uint32_t kMinRtoMs = 200;   // Linux TCP_RTO_MIN
+  // The retransmission timeout from the flow's round-trip estimate (RFC
+  // 6298 2.2, 2.3; no backoff), between kMinRtoMs and kMaxRtoMs.
+  static uint32_t base_rto(const TcpFlow& f);
   static constexpr uint32_t kMaxRtoMs = 10000;
   static constexpr uint8_t kMaxRetries = 12;
   static constexpr uint8_t kOurWscale = 7;
@@ -134,7 +170,10 @@ class Tcp {
   void retransmit(uint32_t slot, uint64_t now_ms);
   void arm_timer(uint32_t slot, uint64_t now_ms);
   uint32_t window_to_advertise(TcpFlow& f);
-  void send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options);
+  // `window`: the window to advertise if already known (else asked of the
+  // host socket, window_to_advertise).
+  void send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options,
+                    std::optional<uint32_t> window = std::nullopt);
   void send_ack(uint32_t slot);
   void send_rst_for(const L3& ip, const wire::TcpHdr& th, size_t payload_len);
   void reset_container(uint32_t slot);

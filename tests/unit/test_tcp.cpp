@@ -237,6 +237,59 @@ TEST_F(TcpScript, ThreeDuplicateAcksRetransmitFromSocket) {
   EXPECT_EQ(stack->counters().tcp_retransmits, 1u);
 }
 
+TEST_F(TcpScript, DuplicateAcksDuringRecoveryDoNotRetransmitAgain) {
+  // Go-back-N resends what the container may already hold; each duplicate
+  // it receives draws a duplicate ACK. Those must not set off another
+  // retransmission until the container acknowledges what was outstanding
+  // when recovery began (RFC 6582 3.2).
+  establish();
+  host.sock(fd).rx = std::string(4380, 'r');
+  event(core::kEvIn);
+  tap.frames.clear();
+  for (int i = 0; i < 3; ++i) seg(ACK);
+  EXPECT_EQ(stack->counters().tcp_retransmits, 1u);
+  tap.frames.clear();
+  for (int i = 0; i < 9; ++i) seg(ACK);
+  EXPECT_EQ(stack->counters().tcp_retransmits, 1u) << "still recovering: no retransmission storm";
+  EXPECT_TRUE(tap.frames.empty());
+  // A partial ACK keeps recovery on; the whole outstanding data ends it.
+  acked = 1460;
+  seg(ACK);
+  for (int i = 0; i < 3; ++i) seg(ACK);
+  EXPECT_EQ(stack->counters().tcp_retransmits, 1u);
+  acked = 4380;
+  seg(ACK);
+  host.sock(fd).rx += std::string(2920, 's');
+  event(core::kEvIn);
+  tap.frames.clear();
+  for (int i = 0; i < 3; ++i) seg(ACK);
+  EXPECT_EQ(stack->counters().tcp_retransmits, 2u) << "a new loss after recovery is repaired again";
+}
+
+TEST_F(TcpScript, RetransmissionTimerFollowsTheMeasuredRoundTrip) {
+  // RFC 6298: the first sample R gives SRTT = R, RTTVAR = R/2, RTO = 3R.
+  establish();
+  host.sock(fd).rx = "first";
+  event(core::kEvIn);
+  tap.frames.clear();
+  now += 300;
+  acked = 5;
+  seg(ACK);
+  host.sock(fd).rx = "second";
+  event(core::kEvIn);
+  tap.frames.clear();
+  EXPECT_EQ(stack->tcp().next_deadline(), now + 900) << "3 x the 300 ms round trip, not the 200 ms floor";
+  now += core::Tcp::kMinRtoMs;
+  stack->on_timer(now);
+  EXPECT_TRUE(tap.frames.empty()) << "no spurious retransmission after 200 ms";
+  now += 700;
+  stack->on_timer(now);
+  ASSERT_EQ(tap.frames.size(), 1u);
+  EXPECT_EQ(out().payload, "second");
+  // A fast path keeps the 200 ms floor (Linux's TCP_RTO_MIN).
+  EXPECT_EQ(core::Tcp::base_rto(core::TcpFlow{}), core::Tcp::kMinRtoMs);
+}
+
 TEST_F(TcpScript, TimeoutRetransmitsWithBackoff) {
   establish();
   host.sock(fd).rx = "payload";
