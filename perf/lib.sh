@@ -126,4 +126,6 @@ iperf3_json() {
   "${run[@]}" -J "$@" >"$out" 2>/dev/null
 }
 # json_get FILE EXPR: a Python expression on the parsed JSON `d`.
-json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null; }
+# Prints nothing (and succeeds) when the expression fails, e.g. iperf3 wrote
+# {"error": ...} without results.
+json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null || true; }

@@ -181,6 +181,11 @@ iperf_row() {
       c1=$( [ -n "${TOOL_PID:-}" ] && cpu_ticks "$TOOL_PID" || echo 0)
       gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
       bytes=$(json_get "$f" 'd["end"]["sum_received"]["bytes"]')
+      if [ -z "$gbps" ]; then
+        record "$tool" "$metric" nan
+        log "$tool $metric run $((i + 1)): no result: $(json_get "$f" 'd.get("error")')"
+        continue
+      fi
       record "$tool" "$metric" "$gbps"
       if [ "$cpu_metric" != - ] && [ "${bytes:-0}" -gt 0 ]; then
         record "$tool" "$cpu_metric" "$(python3 -c "print('%.3f' % (($c1 - $c0) / $CLK_TCK / ($bytes / 1e9)))")"
@@ -201,6 +206,11 @@ udp_row() {
     if iperf3_json "$f" -u -b "$UDP_RATE" -t "$SECS" --connect-timeout 5000 "$@"; then
       gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
       loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
+      if [ -z "$gbps" ] || [ -z "$loss" ]; then
+        record "$tool" "$metric" nan
+        log "$tool $metric run $((i + 1)): no result: $(json_get "$f" 'd.get("error")')"
+        continue
+      fi
       record "$tool" "$metric" "$gbps"
       record "$tool" "${metric}_loss" "$loss"
       log "$tool $metric run $((i + 1)): $gbps Gbit/s received, $loss % lost"
