@@ -24,3 +24,108 @@ print_table() {
     shift 2
   done
 }
+
+# --- shared by perf/run.sh (and usable by the scripts above) -----------------
+
+# start_tool TOOL [FWD...]: starts ferry, slirp4netns or pasta, rootless, for
+# the container $CPID (tap0, 10.0.2.100/24 via 10.0.2.2, MTU 65520, as in
+# /work/shared/design/anchors.md) and waits until the container is
+# configured. FWD publishes a port: tcp:[ADDR/]HOSTPORT:GUESTPORT or
+# udp:[ADDR/]HOSTPORT:GUESTPORT (no ADDR: every host address). Sets
+# TOOL_PID (the tool's own process; setpriv execs it). slirp4netns gets its
+# forwards through its API socket (add_hostfwd), as podman does.
+# TOOL_PREFIX (an array, e.g. (prlimit --nofile=65536:65536)) runs before
+# setpriv; it must exec its command so that $! stays the tool.
+TOOL_PREFIX=()
+start_tool() {
+  local tool=$1; shift
+  local args=() api=() f proto spec has_t=0 has_u=0
+  for f in "$@"; do
+    proto=${f%%:*}; spec=${f#*:}
+    if [ "$proto" = tcp ]; then args+=(-t "$spec"); has_t=1; else args+=(-u "$spec"); has_u=1; fi
+  done
+  # pasta forwards ports automatically unless told "none".
+  if [ "$tool" = pasta ]; then
+    [ $has_t = 1 ] || args+=(-t none)
+    [ $has_u = 1 ] || args+=(-u none)
+  fi
+  case $tool in
+    ferry) "${TOOL_PREFIX[@]}" "${FT_AS_USER[@]}" "$FERRY_BIN" --configure --mtu 65520 "${args[@]}" "$CPID" tap0 >"$FT_TMP/ferry.log" 2>&1 & ;;
+    slirp4netns)
+      rm -f "$FT_SHARED/slirp.sock"
+      api=(--api-socket "$FT_SHARED/slirp.sock")
+      "${TOOL_PREFIX[@]}" "${FT_AS_USER[@]}" slirp4netns --configure --mtu 65520 "${api[@]}" "$CPID" tap0 >"$FT_TMP/slirp.log" 2>&1 & ;;
+    pasta)
+      # -f: stay in the foreground so that $! is pasta itself.
+      "${TOOL_PREFIX[@]}" "${FT_AS_USER[@]}" pasta --config-net -f -q -I tap0 -a 10.0.2.100 -n 24 -g 10.0.2.2 -m 65520 \
+        "${args[@]}" -T none -U none "$CPID" >"$FT_TMP/pasta.log" 2>&1 & ;;
+    *) echo "start_tool: unknown tool $tool" >&2; return 1 ;;
+  esac
+  TOOL_PID=$!
+  ft_wait_for ft_in_ctr sh -c 'ip -4 addr show dev tap0 | grep -q 10.0.2.100' ||
+    { echo "$tool did not configure the container" >&2; return 1; }
+  ft_wait_for ft_in_ctr sh -c 'ip route show default | grep -q 10.0.2.2' || true
+  if [ "$tool" = slirp4netns ]; then
+    ft_wait_for test -S "$FT_SHARED/slirp.sock" || { echo "slirp4netns API socket missing" >&2; return 1; }
+    for f in "$@"; do
+      proto=${f%%:*}; spec=${f#*:}
+      local addr=0.0.0.0 hp gp
+      case $spec in */*) addr=${spec%%/*}; spec=${spec#*/} ;; esac
+      hp=${spec%%:*}; gp=${spec#*:}
+      printf '{"execute":"add_hostfwd","arguments":{"proto":"%s","host_addr":"%s","host_port":%s,"guest_port":%s}}' \
+        "$proto" "$addr" "$hp" "$gp" | socat - "UNIX-CONNECT:$FT_SHARED/slirp.sock" >/dev/null
+    done
+  fi
+  for f in "$@"; do
+    spec=${f#*:}; spec=${spec#*/}
+    [ "${f%%:*}" = tcp ] && { ft_wait_for ft_listening "${spec%%:*}" || { echo "$tool: port ${spec%%:*} not published" >&2; return 1; }; }
+  done
+  return 0
+}
+
+# proc_tree PID: PID and all its descendants (threads are inside each).
+proc_tree() {
+  local pids=("$1") i=0 p c
+  while [ $i -lt ${#pids[@]} ]; do
+    p=${pids[$i]}
+    for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do pids+=("$c"); done
+    i=$((i + 1))
+  done
+  echo "${pids[@]}"
+}
+
+# cpu_ticks PID: utime+stime (+ reaped children's) of PID's process tree, in
+# clock ticks (all threads: /proc/PID/stat sums them).
+cpu_ticks() {
+  local t=0 p
+  for p in $(proc_tree "$1"); do
+    t=$((t + $(awk '{sub(/.*\) /, ""); print $12 + $13 + $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# rss_kib PID: VmRSS of PID's process tree (ferry: translator + namespace
+# agent), KiB. Shared pages are counted once per process (an upper bound).
+rss_kib() {
+  local t=0 p
+  for p in $(proc_tree "$1"); do
+    t=$((t + $(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+
+# iperf3_json OUT ARGS...: runs iperf3 -J into OUT (in the container when
+# IPERF_IN_CTR=1, in network namespace IPERF_NS when set); non-zero if
+# iperf3 failed.
+iperf3_json() {
+  local out=$1; shift
+  local run=(iperf3)
+  [ "${IPERF_IN_CTR:-0}" = 1 ] && run=(ft_in_ctr iperf3)
+  [ -n "${IPERF_NS:-}" ] && run=(ip netns exec "$IPERF_NS" iperf3)
+  "${run[@]}" -J "$@" >"$out" 2>/dev/null
+}
+# json_get FILE EXPR: a Python expression on the parsed JSON `d`.
+# Prints nothing (and succeeds) when the expression fails, e.g. iperf3 wrote
+# {"error": ...} without results.
+json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null || true; }
