@@ -154,9 +154,11 @@ void init_logging() {
 }
 
 // What the server does once started (server.cpp, upstream.cpp, the code
-// below): Boost.Asio's epoll reactor, UDP and TCP listeners and upstream
-// sockets, reloads of DIR and resolv.conf (directory_iterator, ifstream), the
-// pid file (ofstream, rename, remove), syslog over /dev/log.
+// below), measured with strace -f over tests/dns and sandbox.sh: Boost.Asio's
+// epoll reactor (accept, then ioctl FIONBIO), UDP and TCP listeners (a
+// reload may add some) and upstream sockets, reloads of DIR and resolv.conf
+// (directory_iterator, ifstream), removing the pid file (written before
+// the sandbox), detach_stdio()'s dup2, syslog over /dev/log.
 ferry::sandbox::Policy sandbox_policy(const ServerOptions& opts) {
   ferry::sandbox::Policy p;
   p.visible.push_back({opts.config_dir.string(), true});
@@ -166,9 +168,9 @@ ferry::sandbox::Policy sandbox_policy(const ServerOptions& opts) {
   p.syscalls = ferry::sandbox::base_syscalls();
   for (const char* s : {"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "eventfd2", "timerfd_create",
                         "timerfd_settime", "poll", "ppoll", "socket", "connect", "bind", "listen", "accept4",
-                        "setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown", "sendto", "recvfrom",
-                        "sendmsg", "recvmsg", "openat", "getdents64", "statx", "rename", "renameat", "renameat2",
-                        "unlink", "unlinkat", "pipe2"})
+                        "accept", "setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown", "sendto",
+                        "recvfrom", "sendmsg", "recvmsg", "openat", "getdents64", "statx", "unlink", "unlinkat",
+                        "pipe2", "dup2", "dup3"})
     p.syscalls.emplace_back(s);
   p.ioctls = {FIONBIO, FIONREAD};
   p.keep_caps = {CAP_NET_BIND_SERVICE};

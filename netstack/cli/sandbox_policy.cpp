@@ -50,6 +50,8 @@ sandbox::Policy ferry_policy(const RunOptions& o, bool api) {
            // the namespace agent: sockets passed back with SCM_RIGHTS over
            // sendmsg/recvmsg; waitpid for it at exit
            "wait4",
+           // pasta's detach once ready: /dev/null (opened before) onto stdio
+           "dup2", "dup3",
            // resolv.conf re-reads (std::ifstream), the netns folder's stat
            "openat", "statx",
            // the API thread (Boost.Asio: epoll reactor, eventfd interrupter,
