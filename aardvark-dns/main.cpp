@@ -16,9 +16,10 @@
 //     its pid file and exits 0. SIGTERM/SIGINT do the same.
 //  5. Before reporting "ok", the child enters the sandbox (common/sandbox.hpp,
 //     docs/sandbox.md): it sees only DIR (writable: aardvark.pid), the
-//     folder of resolv.conf and /dev/log; no capability but
-//     CAP_NET_BIND_SERVICE (port 53 on networks added by a reload); the
-//     system calls of sandbox_policy() below. --no-sandbox is for debugging.
+//     folder of resolv.conf, netavark's aardvark.lock and /dev/log; no
+//     capability but CAP_NET_BIND_SERVICE (port 53 on networks added by a
+//     reload); the system calls of sandbox_policy() below. --no-sandbox is
+//     for debugging.
 // Host resolvers come from /etc/resolv.conf, or from --resolv-conf PATH /
 // $FERRY_DNS_RESOLV_CONF (tests point it at a file of their own).
 #include "server.hpp"
@@ -163,6 +164,10 @@ ferry::sandbox::Policy sandbox_policy(const ServerOptions& opts) {
   ferry::sandbox::Policy p;
   p.visible.push_back({opts.config_dir.string(), true});
   if (auto dir = ferry::sandbox::folder_of(opts.resolv_conf.string()); !dir.empty()) p.visible.push_back({dir, false});
+  // netavark's lock, taken (flock LOCK_SH) around each reload (config.cpp):
+  // the file itself, when it exists at start (netavark creates it first).
+  if (auto lock = opts.config_dir / ".." / "aardvark.lock"; ::access(lock.c_str(), F_OK) == 0)
+    p.visible.push_back({ferry::sandbox::resolved(lock.string()), false});
   // syslog(3) reconnects to /dev/log when its connection breaks.
   if (auto log = ferry::sandbox::resolved("/dev/log"); ::access(log.c_str(), F_OK) == 0) p.visible.push_back({log, false});
   p.syscalls = ferry::sandbox::base_syscalls();
@@ -170,7 +175,7 @@ ferry::sandbox::Policy sandbox_policy(const ServerOptions& opts) {
                         "timerfd_settime", "poll", "ppoll", "socket", "connect", "bind", "listen", "accept4",
                         "accept", "setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown", "sendto",
                         "recvfrom", "sendmsg", "recvmsg", "openat", "getdents64", "statx", "unlink", "unlinkat",
-                        "pipe2", "dup2", "dup3"})
+                        "pipe2", "dup2", "dup3", "flock"})
     p.syscalls.emplace_back(s);
   p.ioctls = {FIONBIO, FIONREAD};
   p.keep_caps = {CAP_NET_BIND_SERVICE};

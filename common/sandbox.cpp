@@ -101,20 +101,23 @@ unsigned long locked_flags(int fd) {
 }
 
 ferry::Expected<void, std::string> enter_mount_namespace(std::vector<Visible> visible) {
-  // Absolute paths only; a path inside another visible folder comes with it.
+  // Absolute paths only. A path inside another visible folder comes with
+  // it, unless it must be writable and the folder is not: then it is bound
+  // again, on top (sorted, so the folder is bound first).
   std::sort(visible.begin(), visible.end(), [](const Visible& a, const Visible& b) { return a.path < b.path; });
   std::vector<Visible> binds;
   for (const Visible& v : visible) {
     if (v.path.empty() || v.path[0] != '/') return ferry::unexpected("sandbox: not an absolute path: " + v.path);
     if (v.path == "/") return ferry::unexpected(std::string("sandbox: the whole root cannot stay visible"));
-    if (!binds.empty()) {
-      const std::string& p = binds.back().path;
-      if (v.path == p || (v.path.compare(0, p.size(), p) == 0 && v.path[p.size()] == '/')) {
-        binds.back().writable |= v.writable && v.path == p;
-        continue;
-      }
+    if (!binds.empty() && binds.back().path == v.path) {
+      binds.back().writable |= v.writable;
+      continue;
     }
-    binds.push_back(v);
+    const bool covered = std::any_of(binds.begin(), binds.end(), [&v](const Visible& b) {
+      return v.path.compare(0, b.path.size(), b.path) == 0 && v.path[b.path.size()] == '/' &&
+             (b.writable || !v.writable);
+    });
+    if (!covered) binds.push_back(v);
   }
   struct Source {
     int fd;
@@ -176,8 +179,10 @@ ferry::Expected<void, std::string> enter_mount_namespace(std::vector<Visible> vi
     const std::string& path = binds[i].path;
     const std::string target = kStage + path;
     const size_t slash = path.rfind('/');
-    if (!make_dirs(sources[i].dir ? path : path.substr(0, slash))) return fail("creating " + path);
-    if (!sources[i].dir) {
+    struct stat st{};
+    const bool exists = lstat(target.c_str(), &st) == 0;  // inside a folder bound before
+    if (!exists && !make_dirs(sources[i].dir ? path : path.substr(0, slash))) return fail("creating " + path);
+    if (!exists && !sources[i].dir) {
       const int fd = open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
       if (fd < 0) return fail("creating " + path);
       close(fd);
