@@ -317,6 +317,10 @@ ferry::Expected<void, std::string> apply(const Policy& policy) {
   // for its reports and the leak check at exit.
   if (sanitizer_build()) visible.push_back({"/proc", false});
   if (auto r = enter_mount_namespace(std::move(visible)); !r) return r;
+  return restrict(policy);
+}
+
+ferry::Expected<void, std::string> restrict(const Policy& policy) {
   if (auto r = drop_capabilities(policy.keep_caps); !r) return r;
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ferry::unexpected(errno_text("sandbox: PR_SET_NO_NEW_PRIVS"));
   return load_filter(policy);

@@ -79,6 +79,11 @@ bool sanitizer_build();
 // step and the cause, and the caller should exit.
 ferry::Expected<void, std::string> apply(const Policy& policy);
 
+// Steps 2-4 only (capabilities, no_new_privs, seccomp), for a process that
+// must keep its view of the filesystem (ferry's namespace agent reads the
+// container's /proc/net). policy.visible is ignored.
+ferry::Expected<void, std::string> restrict(const Policy& policy);
+
 // The system calls that a sanitizer runtime makes after set-up (the reports,
 // LeakSanitizer's stop-the-world at exit), empty in an ordinary build.
 std::vector<std::string> sanitizer_syscalls();

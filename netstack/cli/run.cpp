@@ -136,6 +136,7 @@ io::Loop::GoneWatch watch_target(const io::TapRequest& req) {
 int run(RunOptions& o) {
   core::NetConfig& cfg = o.cfg;
   o.req.cfg = &cfg;
+  o.req.sandbox = o.sandbox;
   signal(SIGPIPE, SIG_IGN);
   // Nothing inherited but what the engine gave on purpose (docs/sandbox.md).
   std::vector<int> keep = o.keep_fds;

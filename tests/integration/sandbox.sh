@@ -4,10 +4,11 @@
 # /proc/<pid>/status a seccomp filter, no_new_privs and no capability but
 # CAP_NET_BIND_SERVICE; its mount namespace holds none of the host's /home,
 # /root, /var, only the folders it needs; it stays in the host's network
-# namespace. And ferry still works inside it: ping to the gateway, TCP to a
-# host service on loopback, DNS through 10.0.2.3 to a dnsmasq of this test on
-# a loopback address (and to a second one once resolv.conf is replaced by
-# rename), a forward added through the API after start-up, SIGUSR1 counters,
+# namespace; its namespace agent has a filter of its own. And ferry still
+# works inside it: ping to the gateway, TCP to a host service on loopback,
+# DNS through 10.0.2.3 to a dnsmasq of this test on a loopback address (and
+# to a second one once resolv.conf is replaced by rename), a forward added
+# through the API after start-up, SIGUSR1 counters,
 # a clean exit when the container ends and on --exit-fd. Then ferry-dns: the
 # same status fields, answers, a SIGHUP reload and SIGTERM removing its pid
 # file, inside a network namespace of the test.
@@ -80,6 +81,15 @@ ft_wait_for ft_in_ctr sh -c 'ss -Htln "sport = :7001" | grep -q .'
 
 # --- the sandbox, as the kernel shows it ------------------------------------------
 check_sandboxed ferry "$FERRY_PID"
+agent=$(cat "/proc/$FERRY_PID/task/$FERRY_PID/children" 2>/dev/null | awk '{ print $1 }')
+if [ -n "$agent" ]; then
+  ft_expect_eq "the namespace agent ($agent): its own seccomp filter" 2 "$(status_field "$agent" Seccomp)"
+  ft_expect_eq "the namespace agent: no_new_privs" 1 "$(status_field "$agent" NoNewPrivs)"
+  ft_expect_eq "the namespace agent: CapEff only CAP_NET_BIND_SERVICE" 0000000000000400 "$(status_field "$agent" CapEff)"
+  ft_expect_eq "the namespace agent: CapBnd only CAP_NET_BIND_SERVICE" 0000000000000400 "$(status_field "$agent" CapBnd)"
+else
+  ft_fail "ferry has no namespace agent child"
+fi
 ft_check "ferry stays in the host's network namespace" \
   test "$(readlink "/proc/$FERRY_PID/ns/net")" == "$(readlink /proc/self/ns/net)"
 ft_check "ferry sees the folder of its resolv.conf" test -e "/proc/$FERRY_PID/root$FT_SHARED/etc/resolv.conf"
@@ -173,6 +183,6 @@ else
 fi
 # A seccomp kill is logged by the kernel (audit type=1326), even one at exit
 # that no exit status shows (ferry-dns's, LeakSanitizer's).
-kills=$(dmesg 2>/dev/null | grep 'type=1326' | grep -E " pid=(${FERRY_PID}|${ferry2}|${DPID:-0}) " || true)
+kills=$(dmesg 2>/dev/null | grep 'type=1326' | grep -E " pid=(${FERRY_PID}|${ferry2}|${DPID:-0}|${agent:-0}) " || true)
 ft_expect_eq "no seccomp kill in the kernel log" "" "$kills"
 ft_done
