@@ -14,14 +14,23 @@
 //     also to $FERRY_DNS_LOG_FILE when set.
 //  4. SIGHUP reloads DIR; when no network file is left the server removes
 //     its pid file and exits 0. SIGTERM/SIGINT do the same.
+//  5. Before reporting "ok", the child enters the sandbox (common/sandbox.hpp,
+//     docs/sandbox.md): it sees only DIR (writable: aardvark.pid), the
+//     folder of resolv.conf, netavark's aardvark.lock and /dev/log; no
+//     capability but CAP_NET_BIND_SERVICE (port 53 on networks added by a
+//     reload); the system calls of sandbox_policy() below. --no-sandbox is
+//     for debugging.
 // Host resolvers come from /etc/resolv.conf, or from --resolv-conf PATH /
 // $FERRY_DNS_RESOLV_CONF (tests point it at a file of their own).
 #include "server.hpp"
 
 #include "common/log.hpp"
+#include "common/sandbox.hpp"
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,6 +70,8 @@ void usage(std::FILE* out) {
                "    -f, --filter-search-domain <DOM>   search domain stripped from queries, default .dns.podman\n"
                "        --resolv-conf <PATH>           host resolvers, default /etc/resolv.conf\n"
                "                                       (or $FERRY_DNS_RESOLV_CONF)\n"
+               "        --no-sandbox                   for debugging: no seccomp filter, mount namespace\n"
+               "                                       or capability drop (docs/sandbox.md)\n"
                "    -h, --help                         print this help\n"
                "    -V, --version                      print the version\n\n"
                "SUBCOMMANDS:\n"
@@ -115,6 +126,7 @@ void remove_pid_file(const std::filesystem::path& path) {
 }
 
 std::shared_ptr<spdlog::sinks::dist_sink_mt> g_sinks;
+int g_null_fd = -1;
 std::shared_ptr<spdlog::sinks::sink> g_stderr_sink;
 
 void init_logging() {
@@ -142,6 +154,34 @@ void init_logging() {
   spdlog::set_default_logger(logger);
 }
 
+// What the server does once started (server.cpp, upstream.cpp, the code
+// below), measured with strace -f over tests/dns and sandbox.sh: Boost.Asio's
+// epoll reactor (accept, then ioctl FIONBIO), UDP and TCP listeners (a
+// reload may add some) and upstream sockets, reloads of DIR and resolv.conf
+// (directory_iterator, ifstream), removing the pid file (written before
+// the sandbox), detach_stdio()'s dup2, syslog over /dev/log.
+ferry::sandbox::Policy sandbox_policy(const ServerOptions& opts) {
+  ferry::sandbox::Policy p;
+  p.visible.push_back({opts.config_dir.string(), true});
+  if (auto dir = ferry::sandbox::folder_of(opts.resolv_conf.string()); !dir.empty()) p.visible.push_back({dir, false});
+  // netavark's lock, taken (flock LOCK_SH) around each reload (config.cpp):
+  // the file itself, when it exists at start (netavark creates it first).
+  if (auto lock = opts.config_dir / ".." / "aardvark.lock"; ::access(lock.c_str(), F_OK) == 0)
+    p.visible.push_back({ferry::sandbox::resolved(lock.string()), false});
+  // syslog(3) reconnects to /dev/log when its connection breaks.
+  if (auto log = ferry::sandbox::resolved("/dev/log"); ::access(log.c_str(), F_OK) == 0) p.visible.push_back({log, false});
+  p.syscalls = ferry::sandbox::base_syscalls();
+  for (const char* s : {"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "eventfd2", "timerfd_create",
+                        "timerfd_settime", "poll", "ppoll", "socket", "connect", "bind", "listen", "accept4",
+                        "accept", "setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown", "sendto",
+                        "recvfrom", "sendmsg", "recvmsg", "openat", "getdents64", "statx", "unlink", "unlinkat",
+                        "pipe2", "dup2", "dup3", "flock"})
+    p.syscalls.emplace_back(s);
+  p.ioctls = {FIONBIO, FIONREAD};
+  p.keep_caps = {CAP_NET_BIND_SERVICE};
+  return p;
+}
+
 // After start-up: no more stderr (it may be netavark's pipe), syslog instead.
 void detach_stdio() {
   g_sinks->remove_sink(g_stderr_sink);
@@ -151,7 +191,7 @@ void detach_stdio() {
     g_sinks->add_sink(sys);
   } catch (const spdlog::spdlog_ex&) {
   }
-  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  const int null = g_null_fd;
   if (null >= 0) {
     ::dup2(null, 0);
     ::dup2(null, 1);
@@ -200,6 +240,14 @@ int run_child(ServerOptions opts, int ready_fd) {
   signals.async_wait(on_signal);
 
   if (!write_pid_file(pid_path)) return fail("cannot write " + pid_path.string() + ": " + std::strerror(errno));
+  // /dev/null is opened for detach_stdio() while it is still visible.
+  g_null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (opts.sandbox) {
+    if (auto r = ferry::sandbox::apply(sandbox_policy(opts)); !r) {
+      remove_pid_file(pid_path);
+      return fail(r.error() + " (docs/sandbox.md; --no-sandbox runs without it, for debugging)");
+    }
+  }
   write_all(ready_fd, "ok");
   ::close(ready_fd);
   detach_stdio();
@@ -220,12 +268,13 @@ int main(int argc, char** argv) {
   if (const char* rc = std::getenv("FERRY_DNS_RESOLV_CONF"); rc && *rc) opts.resolv_conf = rc;
   std::string config_dir;
 
-  enum { kOptResolvConf = 1000 };
+  enum { kOptResolvConf = 1000, kOptNoSandbox };
   static const option longopts[] = {
       {"config", required_argument, nullptr, 'c'},
       {"port", required_argument, nullptr, 'p'},
       {"filter-search-domain", required_argument, nullptr, 'f'},
       {"resolv-conf", required_argument, nullptr, kOptResolvConf},
+      {"no-sandbox", no_argument, nullptr, kOptNoSandbox},
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'V'},
       {nullptr, 0, nullptr, 0},
@@ -247,6 +296,7 @@ int main(int argc, char** argv) {
       }
       case 'f': opts.search_domain = optarg; break;
       case kOptResolvConf: opts.resolv_conf = optarg; break;
+      case kOptNoSandbox: opts.sandbox = false; break;
       case 'h': usage(stdout); return 0;
       case 'V': std::printf("%s %s\n", kProgram, FERRY_VERSION); return 0;
       default: usage(stderr); return 2;
@@ -282,6 +332,8 @@ int main(int argc, char** argv) {
   opts.config_dir = std::filesystem::absolute(config_dir, abs_ec);
   if (abs_ec) opts.config_dir = config_dir;
   if (auto rc = std::filesystem::absolute(opts.resolv_conf, abs_ec); !abs_ec) opts.resolv_conf = rc;
+  // Inside the sandbox only the file's own folder is visible, links followed.
+  opts.resolv_conf = ferry::sandbox::resolved(opts.resolv_conf.string());
 
   init_logging();
   int pipefd[2];

@@ -38,6 +38,7 @@ struct ServerOptions {
   uint16_t port = 53;
   std::string search_domain = kDefaultSearchDomain;
   std::filesystem::path resolv_conf = "/etc/resolv.conf";
+  bool sandbox = true;  // main.cpp: --no-sandbox clears it
   UpstreamOptions upstream;
   std::chrono::milliseconds tcp_idle{3000};
 };

@@ -183,6 +183,25 @@ ApiServer::~ApiServer() { stop(); }
 const std::string& ApiServer::path() const { return impl_->opts.path; }
 
 Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::start(Options opts, Handler handler) {
+  auto server = listen(std::move(opts), std::move(handler));
+  if (!server) return server;
+  if (auto r = (*server)->serve(); !r) return unexpected(r.error());
+  return server;
+}
+
+Expected<void, std::string> ApiServer::serve() {
+  if (impl_->thread.joinable()) return {};
+  Impl* raw = impl_.get();
+  try {
+    impl_->thread = std::thread([raw] { raw->run(); });
+  } catch (const std::exception& e) {
+    ::unlink(impl_->opts.path.c_str());
+    return unexpected("api socket: cannot start thread: " + std::string(e.what()));
+  }
+  return {};
+}
+
+Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::listen(Options opts, Handler handler) {
   constexpr std::size_t sun_path_size = sizeof(sockaddr_un::sun_path);
   if (opts.path.empty()) return unexpected(std::string("the API socket path is empty"));
   if (opts.path.size() >= sun_path_size)
@@ -210,13 +229,6 @@ Expected<std::unique_ptr<ApiServer>, std::string> ApiServer::start(Options opts,
     return unexpected("api socket " + path + ": listen: " + ec.message());
   }
   impl->accept();
-  Impl* raw = impl.get();
-  try {
-    impl->thread = std::thread([raw] { raw->run(); });
-  } catch (const std::exception& e) {
-    ::unlink(path.c_str());
-    return unexpected("api socket: cannot start thread: " + std::string(e.what()));
-  }
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
 }
 

@@ -51,6 +51,12 @@ class ApiServer {
   // Binds and listens on opts.path, then serves on a new thread. When this
   // returns, clients can connect (the moment to signal readiness).
   static Expected<std::unique_ptr<ApiServer>, std::string> start(Options opts, Handler handler);
+  // The same in two steps: listen() binds and listens (clients can already
+  // connect; the kernel queues them), serve() starts the thread. ferry
+  // applies its sandbox between the two, while it still has one thread
+  // (common/sandbox.hpp).
+  static Expected<std::unique_ptr<ApiServer>, std::string> listen(Options opts, Handler handler);
+  Expected<void, std::string> serve();
 
   ~ApiServer();  // stop()
   ApiServer(const ApiServer&) = delete;

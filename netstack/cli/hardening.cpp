@@ -14,6 +14,7 @@ enum : int {
   kMaxUdpPerPort,
   kMaxDns,
   kMaxReasm,
+  kNoSandbox,
 };
 
 }  // namespace
@@ -27,7 +28,9 @@ const char* const kHardeningHelp =
     "--max-udp-flows=N        (ferry) UDP and ICMP echo flows (default 4096, least recently used evicted)\n"
     "--max-udp-flows-per-port=N (ferry) flows per container source port or echo id (default 1024)\n"
     "--max-dns-queries=N      (ferry) DNS forwarder queries in flight (default 256)\n"
-    "--max-reasm-datagrams=N  (ferry) IPv4 datagrams in reassembly, 64 KiB each (default 16)\n";
+    "--max-reasm-datagrams=N  (ferry) IPv4 datagrams in reassembly, 64 KiB each (default 16)\n"
+    "--no-sandbox             (ferry) for debugging: no seccomp filter, mount namespace or capability drop\n"
+    "                         (the sandbox is otherwise always on; docs/sandbox.md)\n";
 
 std::vector<option> hardening_options() {
   return {
@@ -39,11 +42,16 @@ std::vector<option> hardening_options() {
       {"max-udp-flows-per-port", required_argument, nullptr, kMaxUdpPerPort},
       {"max-dns-queries", required_argument, nullptr, kMaxDns},
       {"max-reasm-datagrams", required_argument, nullptr, kMaxReasm},
+      {"no-sandbox", no_argument, nullptr, kNoSandbox},
   };
 }
 
 ferry::Expected<void, std::string> apply_hardening_option(int c, const char* arg, RunOptions& o) {
   if (c == kAllow || c == kDeny) return o.cfg.egress.add(c == kAllow, arg);
+  if (c == kNoSandbox) {
+    o.sandbox = false;
+    return {};
+  }
   struct Bound {
     int code;
     const char* name;

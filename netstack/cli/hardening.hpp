@@ -8,6 +8,8 @@
 //   --max-udp-flows-per-port N
 //   --max-dns-queries N
 //   --max-reasm-datagrams N
+//   --no-sandbox                run without the process sandbox (debugging
+//                               only; common/sandbox.hpp, docs/sandbox.md)
 //
 // Each personality appends hardening_options() to its getopt_long table and
 // hands the codes for which is_hardening_option() holds to

@@ -13,8 +13,10 @@
 // Daemonising: unless -f, the process forks at once; the child does the work
 // and, once the namespace is configured and the forwards listen, tells the
 // parent through a pipe, detaches (setsid, stdio to /dev/null or --log-file)
-// and runs until the netns file is removed. The parent exits 0 then, or with
-// the child's status (its errors already on stderr) when the child failed.
+// and runs until the netns file is removed. Files it writes (--pid,
+// --log-file) are opened before the sandbox (run.hpp). The parent exits 0
+// then, or with the child's status (its errors already on stderr) when the
+// child failed.
 #include "common/log.hpp"
 #include "netstack/cli/hardening.hpp"
 #include "netstack/cli/personalities.hpp"
@@ -309,7 +311,9 @@ int pasta_main(int argc, char** argv) {
     close(ready_pipe[0]);
     setsid();
   }
-  o.on_ready = [&] {
+  // Files are opened before the sandbox hides them (run.hpp).
+  int null_fd = -1, log_fd = -1;
+  o.before_sandbox = [&] {
     if (!pid_file.empty()) {
       if (FILE* f = std::fopen(pid_file.c_str(), "w")) {
         std::fprintf(f, "%d\n", int(getpid()));
@@ -319,20 +323,24 @@ int pasta_main(int argc, char** argv) {
       }
     }
     if (foreground) return;
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    log_fd = log_file.empty() ? null_fd : open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  };
+  o.on_ready = [&] {
+    if (foreground) return;
     // Detach: the engine may wait for our stdout/stderr to close.
-    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    const int log = log_file.empty() ? null : open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (null >= 0) {
-      dup2(null, 0);
-      dup2(null, 1);
-      dup2(log >= 0 ? log : null, 2);
+    if (null_fd >= 0) {
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+      dup2(log_fd >= 0 ? log_fd : null_fd, 2);
     }
-    if (log >= 0 && log != null) close(log);
-    if (null > 2) close(null);
+    if (log_fd >= 0 && log_fd != null_fd) close(log_fd);
+    if (null_fd > 2) close(null_fd);
     if (write(ready_pipe[1], "1", 1) != 1) {
     }
     close(ready_pipe[1]);
   };
+  if (ready_pipe[1] >= 0) o.keep_fds.push_back(ready_pipe[1]);
   return run(o);
 }
 

@@ -2,6 +2,8 @@
 #include "netstack/cli/run.hpp"
 
 #include "common/log.hpp"
+#include "common/sandbox.hpp"
+#include "netstack/cli/sandbox_policy.hpp"
 #include "netstack/core/stack.hpp"
 #include "netstack/io/host_sockets.hpp"
 #include "netstack/io/limits.hpp"
@@ -105,9 +107,13 @@ io::Loop::GoneWatch watch_target(const io::TapRequest& req) {
     w.gone = [] { return true; };
     return w;
   }
-  const std::string path = req.netns_path;
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  // The folder with symbolic links followed: the sandbox shows it at that
+  // path only (sandbox_policy.cpp), where gone() looks.
+  const auto slash = req.netns_path.rfind('/');
+  const std::string dir = sandbox::resolved(slash == std::string::npos ? "."
+                                            : slash == 0               ? "/"
+                                                                       : req.netns_path.substr(0, slash));
+  const std::string path = dir + "/" + req.netns_path.substr(slash == std::string::npos ? 0 : slash + 1);
   w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (w.fd < 0 || inotify_add_watch(w.fd, dir.c_str(), IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
     spdlog::warn("cannot watch {}: {}; ferry will not notice when it is removed", dir, strerror(errno));
@@ -130,7 +136,13 @@ io::Loop::GoneWatch watch_target(const io::TapRequest& req) {
 int run(RunOptions& o) {
   core::NetConfig& cfg = o.cfg;
   o.req.cfg = &cfg;
+  o.req.sandbox = o.sandbox;
   signal(SIGPIPE, SIG_IGN);
+  // Nothing inherited but what the engine gave on purpose (docs/sandbox.md).
+  std::vector<int> keep = o.keep_fds;
+  keep.push_back(o.exit_fd);
+  keep.push_back(o.ready_fd);
+  sandbox::close_inherited_fds(keep);
 
   auto tap = io::create_tap(o.req);
   if (!tap) {
@@ -275,7 +287,7 @@ int run(RunOptions& o) {
       api_cfg.guest6 = boost::asio::ip::address_v6(b);
     }
     registry = std::make_unique<portfwd::ForwardRegistry>(api_cfg, *posting);
-    auto server = portfwd::ApiServer::start(
+    auto server = portfwd::ApiServer::listen(
         {o.api_socket}, [&registry](std::string_view req) { return registry->handle(req); });
     if (!server) {
       spdlog::error("{}", server.error());
@@ -284,12 +296,33 @@ int run(RunOptions& o) {
     api = std::move(*server);
   }
 
+  io::Loop::GoneWatch gone = watch_target(o.req);
+  if (o.before_sandbox) o.before_sandbox();
+  // Everything is set up and ferry still has one thread (the API server's
+  // starts below): from here on, no host file but those the policy names,
+  // no capability but CAP_NET_BIND_SERVICE, and only the system calls of
+  // ferry_policy() (netstack/cli/sandbox_policy.cpp, docs/sandbox.md).
+  if (o.sandbox) {
+    std::string resolv_conf = ferry_resolv_conf(cfg);  // links followed while they are visible
+    if (auto r = sandbox::apply(ferry_policy(o, api != nullptr)); !r) {
+      spdlog::error("{} (docs/sandbox.md; --no-sandbox runs without it, for debugging)", r.error());
+      return 1;
+    }
+    real_host.set_resolv_conf(std::move(resolv_conf));
+  } else {
+    spdlog::warn("--no-sandbox: running without the process sandbox");
+  }
+  if (api) {
+    if (auto r = api->serve(); !r) {
+      spdlog::error("{}", r.error());
+      return 1;
+    }
+  }
   if (o.ready_fd >= 0) {
     if (write(o.ready_fd, "1", 1) != 1) spdlog::warn("cannot write to --ready-fd {}: {}", o.ready_fd, strerror(errno));
     ::close(o.ready_fd);
   }
   if (o.on_ready) o.on_ready();
-  io::Loop::GoneWatch gone = watch_target(o.req);
   const int status = loop.run(stack, tap->fd, 65536 + 256, o.exit_fd, gone);
   // The API thread may still post to the loop: stop it before the loop and
   // the forwarder go away.

@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ferry::cli {
 
@@ -31,9 +32,18 @@ struct RunOptions {
   // Connections and datagrams the container sends to this address go to the
   // host's 127.0.0.1 instead (pasta's --map-guest-addr).
   std::optional<wire::Ip4> map_to_loopback;
+  // Called once everything is up, just before the sandbox, while the host's
+  // files are still visible (pasta writes its --pid file and opens its log
+  // here).
+  std::function<void()> before_sandbox;
   // Called once everything is up, after the ready fd was written (pasta
-  // daemonises here).
+  // daemonises here). Runs inside the sandbox.
   std::function<void()> on_ready;
+  // Inherited descriptors to keep besides stdio and the ready/exit fds;
+  // run() closes every other one first.
+  std::vector<int> keep_fds;
+  // --no-sandbox (docs/sandbox.md): for debugging only.
+  bool sandbox = true;
 };
 
 // Returns the process's exit status. Errors are logged, naming their cause.

@@ -24,8 +24,8 @@ namespace ferry::cli {
 namespace {
 
 // Podman greps this text for flags before passing them: list only flags that
-// ferry really implements (not --enable-sandbox, --enable-seccomp: see
-// docs/integration.md).
+// ferry really implements. --enable-sandbox and --enable-seccomp are listed
+// so that podman passes them; ferry's sandbox is on anyway (docs/sandbox.md).
 void print_help(const char* prog) {
   std::printf(
       "Usage: %s [OPTION]... PID|PATH [TAPNAME]\n"
@@ -46,6 +46,9 @@ void print_help(const char* prog) {
       "-a, --api-socket=PATH    specify API socket path\n"
       "--outbound-addr=IPv4     bind host sockets of container connections to IPv4 (an address or an interface name)\n"
       "--outbound-addr6=IPv6    the same for IPv6 connections (an address or an interface name)\n"
+      "--enable-sandbox         accepted: ferry always runs sandboxed (own mount namespace, no capability\n"
+      "                         but CAP_NET_BIND_SERVICE, no_new_privs)\n"
+      "--enable-seccomp         accepted: ferry always applies its seccomp allow-list\n"
       "-t, --tcp-ports=SPEC     (ferry) publish container TCP ports, pasta syntax: 8080:80, 127.0.0.1/2222:22,\n"
       "                         1000-1010, ~1005; without an address on IPv4 and IPv6\n"
       "-u, --udp-ports=SPEC     (ferry) publish container UDP ports, same syntax\n"
@@ -141,10 +144,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       case kDebug: debug = true; break;
       case kSandbox:
       case kSeccomp:
-        // Not listed in --help, so podman does not pass them; a script that
-        // does gets ferry without the sandbox, and is told so.
-        std::fprintf(stderr, "%s: warning: %s is not implemented yet and is ignored (no sandbox)\n", prog,
-                     argv[optind - 1]);
+        // Accepted silently: ferry's sandbox is always on (run.cpp).
         break;
       case 'a': o.api_socket = optarg; break;
       case 't':

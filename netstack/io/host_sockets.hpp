@@ -17,6 +17,9 @@ class RealHost : public core::Host {
 
   // --outbound-addr[6]: sockets of container flows bind to this source
   // address before they connect; those to the host's loopback do not.
+  // The resolv.conf re-read from now on (the same file seen from inside the
+  // sandbox: its path with symbolic links followed).
+  void set_resolv_conf(std::string path) { resolv_conf_ = std::move(path); }
   void set_outbound4(std::optional<wire::Ip4> a) { outbound4_ = a; }
   void set_outbound6(std::optional<wire::Ip6> a) { outbound6_ = a; }
 

@@ -1,5 +1,7 @@
 #include "netstack/io/tap.hpp"
 
+#include "common/sandbox.hpp"
+
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
@@ -10,6 +12,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
@@ -234,12 +237,35 @@ void send_listening(int sock, uint8_t type) {
   send_with_fd(sock, bits.data(), bits.size(), -1);
 }
 
+// What the agent's loop below does, for its own seccomp filter (it is not in
+// ferry's mount namespace: it reads the container's /proc/net): recv and
+// sendmsg (SCM_RIGHTS) on its socket; socket, setsockopt, bind, listen,
+// connect, close for a request; fopen/fgets/fclose of /proc/net/*; memory.
+// Capabilities: none but CAP_NET_BIND_SERVICE in the container's user
+// namespace (-T/-U listeners on low ports of the container's loopback).
+ferry::sandbox::Policy agent_policy() {
+  ferry::sandbox::Policy p;
+  p.syscalls = ferry::sandbox::base_syscalls();
+  for (const char* s : {"recvfrom", "recvmsg", "sendmsg", "sendto", "socket", "setsockopt", "bind", "listen",
+                        "connect", "openat"})
+    p.syscalls.emplace_back(s);
+  p.keep_caps = {CAP_NET_BIND_SERVICE};
+  return p;
+}
+
 // The agent's loop, inside the container's namespaces: one request, one
 // reply, until ferry goes away.
-[[noreturn]] void serve_agent(int sock) {
+[[noreturn]] void serve_agent(int sock, bool sandbox) {
   // Set here, after setns(): a change of credentials clears the death signal.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() == 1) _exit(0);
+  // From here on only requests: its own filter (docs/sandbox.md). Without
+  // it the agent would be the one unfiltered process of ferry's; it exits,
+  // and ferry's requests then fail naming ENOTCONN/EPIPE.
+  if (auto r = sandbox ? ferry::sandbox::restrict(agent_policy()) : ferry::Expected<void, std::string>(); !r) {
+    std::fprintf(stderr, "ferry: namespace agent: %s\n", r.error().c_str());
+    _exit(3);
+  }
   while (true) {
     AgentRequest req{};
     const ssize_t n = recv(sock, &req, sizeof req, 0);
@@ -303,7 +329,7 @@ void send_listening(int sock, uint8_t type) {
   std::string payload = std::string(ok ? "1" : "0") + (tap.offload ? "1" : "0") + msg;
   if (send_with_fd(sock, payload.data(), payload.size(), ok ? tap.fd : -1) < 0 || !ok) _exit(2);
   close(tap.fd);
-  serve_agent(sock);
+  serve_agent(sock, req.sandbox);
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 // The child then stays, as the namespace agent: it opens sockets inside the
 // container's network namespace on request and passes them back the same
 // way (NsAgent). Port forwards use it to reach the container's own loopback.
-// It dies with ferry (PR_SET_PDEATHSIG) or when its socket closes.
+// It dies with ferry (PR_SET_PDEATHSIG) or when its socket closes. Once the
+// tap is passed back it has a seccomp filter, no_new_privs and no capability
+// but CAP_NET_BIND_SERVICE of its own (docs/sandbox.md).
 #pragma once
 
 #include "common/expected.hpp"
@@ -35,6 +37,7 @@ struct TapRequest {
   std::string userns_path;    // --userns-path, or empty
   std::string name = "tap0";
   bool configure = false;     // --configure
+  bool sandbox = true;        // the agent's own seccomp filter (off with --no-sandbox)
   const core::NetConfig* cfg = nullptr;
 };
 

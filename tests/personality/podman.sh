@@ -60,6 +60,10 @@ for handler in rootlesskit slirp4netns; do
   first=${pids%% *}
   args=$(tr '\0' ' ' <"/proc/$first/cmdline" 2>/dev/null || true)
   ft_check "podman asked for IPv6 (its default) and ferry took it: $args" grep -q -- '--enable-ipv6' <<<"$args"
+  ft_check "podman passes --enable-sandbox --enable-seccomp (listed in --help)" \
+    sh -c 'echo "$1" | grep -q -- --enable-sandbox && echo "$1" | grep -q -- --enable-seccomp' _ "$args"
+  ft_check "ferry under podman is sandboxed (Seccomp: 2, NoNewPrivs: 1)" \
+    sh -c "grep -q '^Seccomp:[[:space:]]*2' /proc/$first/status && grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$first/status"
   ft_podman rm -f -t 0 "$name" >/dev/null 2>&1
   ft_check "ferry exits when the container is removed ($handler)" \
     ft_wait_for sh -c "for p in $pids; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0"
