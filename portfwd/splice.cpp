@@ -216,8 +216,36 @@ void SpliceForwarder::on_conn_event(uint32_t slot, uint8_t role, uint32_t events
       return;
     }
   }
-  if (!pump(c.host, c.to_ctr, c.ctr, c.host_eof, c.ctr_shut, slot, kRoleCtr) ||
-      !pump(c.ctr, c.to_host, c.host, c.ctr_eof, c.host_shut, slot, kRoleHost)) {
+  // Which direction the event concerns: readable host or writable
+  // container socket moves host -> container, and the other way round;
+  // errors and hang-ups look at both. The pumping itself waits for flush(),
+  // so that several completions for one socket in a loop turn cost one
+  // pump, and the idle direction of a one-way transfer costs nothing.
+  const bool bad = events & (core::kEvErr | core::kEvHup);
+  const bool in = events & (core::kEvIn | core::kEvRdHup);
+  const bool out = events & core::kEvOut;
+  uint8_t want = bad ? kToCtr | kToHost : 0;
+  if (role == kRoleHost) want |= (in ? kToCtr : 0) | (out ? kToHost : 0);
+  else want |= (in ? kToHost : 0) | (out ? kToCtr : 0);
+  if (!want) want = kToCtr | kToHost;  // the connection just completed
+  if (!c.want) dirty_.push_back(slot);
+  c.want |= want;
+}
+
+void SpliceForwarder::flush() {
+  // pump_wanted may close connections (their slots stay in conns_), never
+  // open new ones, so the list is stable while it runs.
+  for (size_t i = 0; i < dirty_.size(); ++i) pump_wanted(dirty_[i]);
+  dirty_.clear();
+}
+
+void SpliceForwarder::pump_wanted(uint32_t slot) {
+  Conn& c = conns_[slot];
+  const uint8_t want = c.want;
+  c.want = 0;
+  if (!c.used || c.connecting || !want) return;
+  if (((want & kToCtr) && !pump(c.host, c.to_ctr, c.ctr, c.host_eof, c.ctr_shut, slot, kRoleCtr)) ||
+      ((want & kToHost) && !pump(c.ctr, c.to_host, c.host, c.ctr_eof, c.host_shut, slot, kRoleHost))) {
     close_conn(slot, true);
     return;
   }

@@ -57,6 +57,9 @@ class SpliceForwarder : public io::EventSink {
   bool remove(uint32_t id);
 
   void on_event(uint64_t token, uint32_t events, uint64_t now_ms) override;
+  // Moves the data of every connection that had events in this loop turn,
+  // once per direction (several completions for one socket cost one pump).
+  void flush() override;
 
   // The tap path: given an accepted connection whose client is not on the
   // host's loopback, hand it to the translator (Stack::open_inbound) so the
@@ -95,7 +98,9 @@ class SpliceForwarder : public io::EventSink {
     Pipe to_ctr, to_host;
     bool host_eof = false, ctr_eof = false;      // read side ended
     bool host_shut = false, ctr_shut = false;    // write side shut
+    uint8_t want = 0;                            // kToCtr / kToHost: directions to pump at flush()
   };
+  static constexpr uint8_t kToCtr = 1, kToHost = 2;
 
   uint64_t token(uint32_t slot, uint8_t role) const;
   void accept_all(Listener& l);
@@ -106,6 +111,8 @@ class SpliceForwarder : public io::EventSink {
   // Moves data from `in` through `p` to `out`; false on a fatal error.
   bool pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, uint32_t slot, uint8_t out_role);
   void close_conn(uint32_t slot, bool reset);
+  // Pumps the directions in c.want; closes the connection when it is over.
+  void pump_wanted(uint32_t slot);
 
   io::Loop& loop_;
   io::NsAgent& agent_;
@@ -114,6 +121,7 @@ class SpliceForwarder : public io::EventSink {
   uint32_t next_id_ = 1;
   size_t active_conns_ = 0;
   TapPath tap_path_;
+  std::vector<uint32_t> dirty_;  // slots with want != 0
 };
 
 class UdpForwarder;
