@@ -73,7 +73,8 @@ bool make_dirs(const std::string& path) {
     size_t j = path.find('/', i);
     if (j == std::string::npos) j = path.size();
     if (j > i) {
-      cur += "/" + path.substr(i, j - i);
+      cur += '/';  // not "/" + substr: g++ 12's -Wrestrict false positive at -O3 (GCC bug 105329)
+      cur.append(path, i, j - i);
       if (mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) return false;
     }
     i = j + 1;
