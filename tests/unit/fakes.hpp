@@ -206,15 +206,21 @@ struct Seen {
   bool l4_checksum_ok = false;
 };
 
-inline Seen parse_out(const Bytes& frame, bool vnet) {
-  Seen s;
+// The virtio-net header (if any) and Ethernet header of a frame towards the
+// container; returns what follows them.
+inline std::span<const uint8_t> parse_link(const Bytes& frame, bool vnet, wire::VnetHdr& vh, wire::Eth& eth) {
   std::span<const uint8_t> f(frame);
   if (vnet) {
-    s.vnet = wire::VnetHdr::load(f.data());
+    vh = wire::VnetHdr::load(f.data());
     f = f.subspan(wire::VnetHdr::kLen);
   }
-  s.eth = *wire::Eth::parse(f);
-  f = f.subspan(wire::Eth::kLen);
+  eth = *wire::Eth::parse(f);
+  return f.subspan(wire::Eth::kLen);
+}
+
+inline Seen parse_out(const Bytes& frame, bool vnet) {
+  Seen s;
+  std::span<const uint8_t> f = parse_link(frame, vnet, s.vnet, s.eth);
   if (s.eth.type == wire::Eth::kArp) {
     s.arp = wire::Arp::parse(f);
     return s;
@@ -255,13 +261,7 @@ struct Seen6 {
 
 inline Seen6 parse_out6(const Bytes& frame, bool vnet) {
   Seen6 s;
-  std::span<const uint8_t> f(frame);
-  if (vnet) {
-    s.vnet = wire::VnetHdr::load(f.data());
-    f = f.subspan(wire::VnetHdr::kLen);
-  }
-  s.eth = *wire::Eth::parse(f);
-  f = f.subspan(wire::Eth::kLen);
+  std::span<const uint8_t> f = parse_link(frame, vnet, s.vnet, s.eth);
   if (s.eth.type != wire::Eth::kIpv6) return s;
   s.ip = *wire::Ip6Hdr::parse(f);
   auto l4 = f.subspan(wire::Ip6Hdr::kLen, s.ip.payload_len);
