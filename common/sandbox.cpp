@@ -255,14 +255,17 @@ ferry::Expected<void, std::string> load_filter(const Policy& p) {
     if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); r < 0 && r != -EEXIST)
       return ferry::unexpected("sandbox: allowing " + name + ": " + std::strerror(-r));
   }
+  // Comparisons spelled out in full: libseccomp's SCMP_A1(op, a) macro
+  // leaves datum_b to zero-initialisation, which clang's
+  // -Wmissing-field-initializers (the fuzz build) rejects.
   for (unsigned long req : p.ioctls) {
-    if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, req)); r < 0)
+    const scmp_arg_cmp is_req{1, SCMP_CMP_EQ, req, 0};
+    if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, is_req); r < 0)
       return ferry::unexpected("sandbox: allowing ioctl " + std::to_string(req) + ": " + std::strerror(-r));
   }
   if (p.threads && !any_clone) {
-    if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                                 SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-        r < 0)
+    const scmp_arg_cmp is_thread{0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD};
+    if (int r = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, is_thread); r < 0)
       return ferry::unexpected("sandbox: allowing clone for threads: " + std::string(std::strerror(-r)));
   }
   if (std::find(names.begin(), names.end(), "clone3") == names.end()) {
