@@ -85,6 +85,9 @@ class MappingHost : public core::Host {
   int icmp_open(const wire::Ip6& dst) override { return in_.icmp_open(map({dst, 0}).addr); }
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override { return in_.dgram_send(fd, p, n); }
   int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override { return in_.dgram_recv_many(fd, bufs); }
+  int dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) override {
+    return in_.dgram_send_many(fd, msgs, gso);
+  }
   bool dns_upstream(wire::Ip4& out) override { return in_.dns_upstream(out); }
   void watch(int fd, uint64_t token, bool in, bool out) override { in_.watch(fd, token, in, out); }
 

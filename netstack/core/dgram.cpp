@@ -15,18 +15,25 @@
 namespace ferry::core {
 
 Dgram::Dgram(Context& ctx, size_t max_flows)
-    : ctx_(ctx), flows_(max_flows), index_(max_flows), batch_(kBatch), msgs_(kBatch) {
-  for (auto& b : batch_) b.resize(Emitter::kL4Off + Emitter::kMaxL4 + 64);
+    : ctx_(ctx),
+      flows_(max_flows),
+      index_(max_flows),
+      // Not zeroed: a page becomes resident only once a datagram lands in it.
+      batch_(new uint8_t[kBatch * kBatchStride]),
+      msgs_(kBatch) {
   free_slots_.reserve(max_flows);
   for (size_t i = max_flows; i-- > 0;) free_slots_.push_back(uint32_t(i));
   pending_.reserve(max_flows);
   pending_now_.reserve(max_flows);
+  out_q_.reserve(kOutQueue);
+  out_msgs_.reserve(kOutQueue);
+  out_flows_.reserve(kOutQueue);
 }
 
 void Dgram::set_limits(size_t per_port, size_t dns) {
   max_per_port_ = std::min<size_t>(per_port, 65535);
   max_dns_ = dns;
-  per_port_.assign(2 * 65536, 0);
+  per_port_.emplace(2 * 65536);
 }
 
 int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64_t now_ms) {
@@ -34,7 +41,7 @@ int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64
     ++ctx_.ctr.dgram_evicted_dns;
     evict_oldest([](const DgramFlow& g) { return g.dns; });
   }
-  if (!per_port_.empty() && per_port_[(icmp ? 65536u : 0u) + key.cport] >= max_per_port_) {
+  if (per_port_ && (*per_port_)[(icmp ? 65536u : 0u) + key.cport] >= max_per_port_) {
     ++ctx_.ctr.dgram_evicted_port;
     evict_oldest([&](const DgramFlow& g) { return g.icmp == icmp && g.key.cport == key.cport; });
   }
@@ -49,9 +56,12 @@ int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64
   f.icmp = icmp;
   f.dns = dns;
   f.fd = fd;
+  f.gso = true;
+  f.pending = false;
+  f.out_head = f.out_tail = UINT32_MAX;
   f.key = key;
   dns_active_ += dns;
-  if (!per_port_.empty()) ++per_port(f);
+  if (per_port_) ++per_port(f);
   f.last_active_ms = now_ms;
   index_.insert(key, int32_t(slot));
   ++active_;
@@ -61,8 +71,9 @@ int32_t Dgram::open_flow(const FlowKey& key, bool icmp, bool dns, int fd, uint64
 
 void Dgram::close_flow(uint32_t slot) {
   DgramFlow& f = flows_[slot];
+  drop_queued(f);
   dns_active_ -= f.dns;
-  if (!per_port_.empty()) --per_port(f);
+  if (per_port_) --per_port(f);
   ctx_.host.close(f.fd, false);
   index_.erase(f.key);
   f.used = false;
@@ -114,9 +125,58 @@ void Dgram::on_udp(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms) 
   DgramFlow& f = flows_[size_t(slot)];
   f.last_active_ms = now_ms;
   if (f.dns) ++ctx_.ctr.dns_queries;
-  const ssize_t r = ctx_.host.dgram_send(f.fd, payload.data(), payload.size());
-  if (r < 0) ctx_.ctr.drop(wire::Drop::udp_send_failed);
-  else ++ctx_.ctr.udp_datagrams_out;
+  if (out_q_.size() == kOutQueue || out_used_ + payload.size() > kOutBytes) flush_out();
+  if (!out_buf_) out_buf_.reset(new uint8_t[kOutBytes]);  // not zeroed: untouched pages stay unresident
+  std::memcpy(out_buf_.get() + out_used_, payload.data(), payload.size());
+  const uint32_t idx = uint32_t(out_q_.size());
+  out_q_.push_back(OutDgram{uint32_t(out_used_), uint32_t(payload.size()), UINT32_MAX});
+  out_used_ += payload.size();
+  if (f.out_head == UINT32_MAX) {
+    f.out_head = idx;
+    out_flows_.push_back(uint32_t(slot));
+  } else {
+    out_q_[f.out_tail].next = idx;
+  }
+  f.out_tail = idx;
+}
+
+void Dgram::drop_queued(DgramFlow& f) {
+  for (uint32_t i = f.out_head; i != UINT32_MAX; i = out_q_[i].next) ctx_.ctr.drop(wire::Drop::udp_send_failed);
+  f.out_head = f.out_tail = UINT32_MAX;
+}
+
+void Dgram::flush_out() {
+  constexpr size_t kRun = 64;  // datagrams per dgram_send_many call
+  for (const uint32_t slot : out_flows_) {
+    DgramFlow& f = flows_[slot];
+    uint32_t next = f.out_head;  // UINT32_MAX if the flow closed since (drop_queued counted them)
+    while (next != UINT32_MAX) {
+      out_msgs_.clear();
+      for (; next != UINT32_MAX && out_msgs_.size() < kRun; next = out_q_[next].next)
+        out_msgs_.push_back(Host::MsgBuf{out_buf_.get() + out_q_[next].off, 0, out_q_[next].len});
+      const size_t n = out_msgs_.size();
+      for (size_t k = 0; k < n;) {
+        const auto rest = std::span<const Host::MsgBuf>(out_msgs_.data() + k, n - k);
+        const int r = ctx_.host.dgram_send_many(f.fd, rest, f.gso);
+        if (r > 0) {
+          k += size_t(r);
+          ctx_.ctr.udp_datagrams_out += uint64_t(r);
+          continue;
+        }
+        // The first datagram failed. ECONNREFUSED is the socket's pending
+        // error from an earlier ICMP port unreachable, reported once: only
+        // that datagram is lost. Any other error (a full send buffer) would
+        // fail the rest of the run too.
+        const size_t lost = r == -ECONNREFUSED ? 1 : n - k;
+        for (size_t d = 0; d < lost; ++d) ctx_.ctr.drop(wire::Drop::udp_send_failed);
+        k += lost;
+      }
+    }
+    f.out_head = f.out_tail = UINT32_MAX;
+  }
+  out_flows_.clear();
+  out_q_.clear();
+  out_used_ = 0;
 }
 
 void Dgram::on_inbound(SockAddr from, const wire::Ip6& guest, uint16_t guest_port, std::span<const uint8_t> payload,
@@ -137,7 +197,7 @@ void Dgram::on_inbound(SockAddr from, const wire::Ip6& guest, uint16_t guest_por
     ++ctx_.ctr.udp_flows_inbound;
   }
   flows_[size_t(slot)].last_active_ms = now_ms;
-  uint8_t* base = batch_[0].data();
+  uint8_t* base = batch(0);
   std::memcpy(base + Emitter::kL4Off + wire::UdpHdr::kLen, payload.data(), payload.size());
   wire::UdpHdr uh{from.port, guest_port, uint16_t(payload.size() + wire::UdpHdr::kLen), 0};
   uh.emit(base + Emitter::kL4Off);
@@ -194,13 +254,13 @@ void Dgram::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   const size_t hdr = f.icmp ? 0 : wire::UdpHdr::kLen;
   int budget = kRecvBudget;
   while (budget > 0) {
-    const size_t want = std::min<size_t>(batch_.size(), size_t(budget));
+    const size_t want = std::min<size_t>(kBatch, size_t(budget));
     for (size_t i = 0; i < want; ++i)
-      msgs_[i] = Host::MsgBuf{batch_[i].data() + Emitter::kL4Off + hdr, Emitter::kMaxL4 - hdr, 0};
+      msgs_[i] = Host::MsgBuf{batch(i) + Emitter::kL4Off + hdr, Emitter::kMaxL4 - hdr, 0};
     const int n = ctx_.host.dgram_recv_many(f.fd, std::span<Host::MsgBuf>(msgs_.data(), want));
     if (n <= 0) break;
     for (int i = 0; i < n; ++i) {
-      uint8_t* base = batch_[size_t(i)].data();
+      uint8_t* base = batch(size_t(i));
       uint8_t* l4 = base + Emitter::kL4Off;
       const size_t len = msgs_[size_t(i)].len;
       if (f.icmp) {

@@ -7,6 +7,14 @@
 // address is answered from the DNS address although the host's resolver
 // served it.
 //
+// Datagrams from the container are not sent one by one: on_udp() queues
+// them (a copy into one staging buffer) and flush_out(), at the end of the
+// loop's batch of tap frames, sends each flow's run with one call
+// (Host::dgram_send_many: one UDP GSO send, or sendmmsg), so a burst of
+// 1400-byte datagrams costs the host one system call per 64 rather than one
+// each. Each flow's datagrams keep their order; flows interleaved in the
+// batch still get one call each.
+//
 // Flows expire after an idle time (UDP 60 s, DNS 10 s, ICMP 30 s); the oldest
 // is evicted when the table is full. Replies are received in batches of 16
 // (recvmmsg) straight into frame-shaped buffers, up to a budget of 64 per
@@ -15,9 +23,12 @@
 
 #include "netstack/core/context.hpp"
 #include "netstack/core/flow_index.hpp"
+#include "netstack/core/zeroed.hpp"
 #include "netstack/wire/ipv4.hpp"
 
 #include <functional>
+#include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -32,6 +43,9 @@ struct DgramFlow {
   FlowKey key{};  // for ICMP: cport is the container's echo identifier, dport 0
   uint64_t last_active_ms = 0;
   bool pending = false;  // in Dgram::pending_
+  bool gso = true;       // UDP GSO allowed (cleared when the kernel refuses it)
+  // Datagrams queued for the host socket (Dgram::out_q_ indices, a chain).
+  uint32_t out_head = UINT32_MAX, out_tail = UINT32_MAX;
 };
 
 class Dgram {
@@ -39,6 +53,8 @@ class Dgram {
   static constexpr uint64_t kUdpIdleMs = 60000, kDnsIdleMs = 10000, kIcmpIdleMs = 30000;
   static constexpr int kRecvBudget = 64;
   static constexpr size_t kBatch = 16;  // datagrams per recvmmsg
+  // Queued datagrams towards the host, at most (flushed early beyond).
+  static constexpr size_t kOutQueue = 256, kOutBytes = 512 * 1024;
 
   Dgram(Context& ctx, size_t max_flows);
 
@@ -61,6 +77,10 @@ class Dgram {
   // them (run_pending) before it sleeps.
   bool has_pending() const { return !pending_.empty(); }
   void run_pending(uint64_t now_ms);
+  // Sends the datagrams on_udp() queued; the loop calls it (Stack::flush)
+  // at the end of each batch of events.
+  void flush_out();
+  size_t queued_out() const { return out_q_.size(); }
   size_t active() const { return active_; }
   // Bounds below the table size (docs/security.md): at most `per_port` flows
   // share one container source port (UDP) or echo identifier (ICMP), at most
@@ -76,19 +96,36 @@ class Dgram {
   // Closes the least recently active flow for which pred(flow) holds.
   template <class Pred>
   void evict_oldest(Pred pred);
-  uint16_t& per_port(const DgramFlow& f) { return per_port_[(f.icmp ? 65536u : 0u) + f.key.cport]; }
+  uint16_t& per_port(const DgramFlow& f) { return (*per_port_)[(f.icmp ? 65536u : 0u) + f.key.cport]; }
 
   Context& ctx_;
-  std::vector<DgramFlow> flows_;
+  ZeroedArray<DgramFlow> flows_;  // zero bytes: unused (open_flow sets every field it reads)
   std::vector<uint32_t> free_slots_;
   FlowIndex index_;
   size_t active_ = 0;
   size_t max_per_port_ = SIZE_MAX, max_dns_ = SIZE_MAX, dns_active_ = 0;
-  std::vector<uint16_t> per_port_;  // flows per source port (UDP), then per echo id (ICMP)
+  // Flows per source port (UDP), then per echo id (ICMP); set_limits
+  // makes it.
+  std::optional<ZeroedArray<uint16_t>> per_port_;
   bool warned_icmp_ = false;
-  std::vector<std::vector<uint8_t>> batch_;  // frame-shaped receive buffers
+  // kBatch frame-shaped receive buffers, back to back.
+  static constexpr size_t kBatchStride = Emitter::kL4Off + Emitter::kMaxL4 + 64;
+  uint8_t* batch(size_t i) { return batch_.get() + i * kBatchStride; }
+  std::unique_ptr<uint8_t[]> batch_;
   std::vector<Host::MsgBuf> msgs_;
   std::vector<uint32_t> pending_, pending_now_;
+  // Datagrams on their way to host sockets: payloads back to back in
+  // out_buf_ (allocated on first use), in arrival order.
+  struct OutDgram {
+    uint32_t off, len;
+    uint32_t next;  // the flow's next queued datagram, or UINT32_MAX
+  };
+  void drop_queued(DgramFlow& f);
+  std::vector<OutDgram> out_q_;
+  std::vector<uint32_t> out_flows_;  // slots with queued datagrams, in first-queued order
+  std::unique_ptr<uint8_t[]> out_buf_;
+  size_t out_used_ = 0;
+  std::vector<Host::MsgBuf> out_msgs_;
 };
 
 }  // namespace ferry::core

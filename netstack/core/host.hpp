@@ -83,6 +83,14 @@ class Host {
     size_t len = 0;
   };
   virtual int dgram_recv_many(int fd, std::span<MsgBuf> bufs) = 0;
+  // Sends datagrams of one socket in order, in one call: with `gso` and
+  // sizes that allow it (at least two, all but the last of one size, 64 at
+  // most and 64 KiB in all) as one UDP GSO send (UDP_SEGMENT, the kernel
+  // cuts it), else with sendmmsg. Returns how many went out, or -errno for
+  // the first. Clears `gso` when the kernel refuses segmentation on this
+  // socket (a path without checksum offload, a datagram above its MTU), so
+  // the caller stops asking; the datagrams then go out by sendmmsg.
+  virtual int dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) = 0;
 
   // --- Name service ------------------------------------------------------------
   // The first IPv4 nameserver of the host's resolv.conf (re-read when the file

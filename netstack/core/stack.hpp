@@ -81,9 +81,10 @@ class Stack {
   // IPv4; for IPv6 once ferry knows the container's address in the prefix
   // (learn_guest6: from duplicate address detection or its traffic).
   bool reaches_guest(bool v6) const { return !v6 || have_guest6_; }
-  // End of a batch of events: serves sockets whose receive budget ran out,
-  // sends coalesced ACKs.
+  // End of a batch of events: sends the queued datagrams, serves sockets
+  // whose receive budget ran out, sends coalesced ACKs.
   void flush(uint64_t now_ms) {
+    dgram_.flush_out();
     dgram_.run_pending(now_ms);
     tcp_.flush();
   }

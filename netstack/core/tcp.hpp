@@ -39,6 +39,7 @@
 
 #include "netstack/core/context.hpp"
 #include "netstack/core/flow_index.hpp"
+#include "netstack/core/zeroed.hpp"
 #include "netstack/wire/ipv4.hpp"
 #include "netstack/wire/tcp.hpp"
 
@@ -180,7 +181,7 @@ class Tcp {
   void close_if_done(uint32_t slot);
 
   Context& ctx_;
-  std::vector<TcpFlow> flows_;
+  ZeroedArray<TcpFlow> flows_;  // zero bytes: State::free (a slot taken into use gets a fresh TcpFlow)
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> timer_list_;
   std::vector<uint32_t> ack_list_;

@@ -8,6 +8,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -212,6 +213,49 @@ int RealHost::dgram_recv_many(int fd, std::span<MsgBuf> bufs) {
   if (r < 0) return -errno;
   for (int i = 0; i < r; ++i) bufs[size_t(i)].len = msgs[i].msg_len;
   return r;
+}
+
+int RealHost::dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) {
+  constexpr size_t kMax = 64;          // UDP_MAX_SEGMENTS of older kernels; also the sendmmsg batch
+  constexpr size_t kGsoBytes = 65487;  // 65535 minus IPv6 and UDP headers: fits either family
+  const size_t n = std::min(msgs.size(), kMax);
+  if (n == 0) return 0;
+  iovec iov[kMax];
+  const size_t seg = msgs[0].len;
+  bool even = n >= 2 && seg > 0 && msgs[n - 1].len <= seg;
+  size_t total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    iov[i] = iovec{msgs[i].data, msgs[i].len};
+    total += msgs[i].len;
+    if (i + 1 < n && msgs[i].len != seg) even = false;
+  }
+  if (gso && even && total <= kGsoBytes) {
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(uint16_t))] = {};
+    mh.msg_control = ctrl;
+    mh.msg_controllen = sizeof ctrl;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const uint16_t size = uint16_t(seg);
+    std::memcpy(CMSG_DATA(c), &size, sizeof size);
+    if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0) return int(n);
+    // EINVAL: a segment above the path's MTU; EIO: no checksum offload on
+    // the way out; ENOPROTOOPT/EOPNOTSUPP: a kernel without UDP GSO.
+    if (errno != EINVAL && errno != EIO && errno != ENOPROTOOPT && errno != EOPNOTSUPP) return -errno;
+    gso = false;
+  }
+  mmsghdr mm[kMax];
+  for (size_t i = 0; i < n; ++i) {
+    mm[i] = mmsghdr{};
+    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iovlen = 1;
+  }
+  const int r = sendmmsg(fd, mm, unsigned(n), MSG_DONTWAIT | MSG_NOSIGNAL);
+  return r < 0 ? -errno : r;
 }
 
 bool RealHost::first_ipv4_nameserver(const std::string& text, wire::Ip4& out) {

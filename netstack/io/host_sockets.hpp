@@ -37,6 +37,7 @@ class RealHost : public core::Host {
   int icmp_open(const wire::Ip6& dst) override;                // socket, [bind], connect
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override;  // send
   int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override;     // recvmmsg
+  int dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) override;  // sendmsg(UDP_SEGMENT) | sendmmsg
   bool dns_upstream(wire::Ip4& out) override;                  // stat, open, read
   void watch(int fd, uint64_t token, bool in, bool out) override { loop_.watch(fd, token, in, out); }
 

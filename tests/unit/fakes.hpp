@@ -21,6 +21,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ferry::test {
@@ -44,6 +45,10 @@ struct FakeSocket {
   bool watch_in = false, watch_out = false;
   std::deque<std::string> dgrams_in;
   std::vector<std::string> dgrams_out;
+  std::vector<size_t> send_batches;  // datagrams per dgram_send_many call
+  int send_errno = 0;                // the next dgram_send_many fails with it (once)
+  bool refuse_gso = false;           // dgram_send_many clears gso, as a path without offload
+  bool gso_seen = false;             // gso was still allowed on the last call
   size_t discarded = 0;
   int rewinds = 0;
   int recv_calls = 0;
@@ -149,6 +154,15 @@ class FakeHost : public core::Host {
   ssize_t dgram_send(int fd, const uint8_t* p, size_t n) override {
     sock(fd).dgrams_out.emplace_back(reinterpret_cast<const char*>(p), n);
     return ssize_t(n);
+  }
+  int dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) override {
+    auto& s = sock(fd);
+    if (s.send_errno) return -std::exchange(s.send_errno, 0);
+    if (s.refuse_gso) gso = false;
+    s.gso_seen = gso;
+    s.send_batches.push_back(msgs.size());
+    for (auto& m : msgs) s.dgrams_out.emplace_back(reinterpret_cast<const char*>(m.data), m.len);
+    return int(msgs.size());
   }
   int dgram_recv_many(int fd, std::span<MsgBuf> bufs) override {
     auto& s = sock(fd);

@@ -172,7 +172,10 @@ class PolicyStackTest : public ::testing::Test {
     for (auto [allow, spec] : rules) ASSERT_TRUE(cfg.egress.add(allow, spec));
     stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false);
   }
-  void in(const Bytes& f) { stack->on_frame(f, now); }
+  void in(const Bytes& f) {
+    stack->on_frame(f, now);
+    stack->flush(now);  // as the loop does after each batch of frames
+  }
   uint64_t denied() const { return stack->counters().dropped(wire::Drop::policy_denied); }
 };
 

@@ -24,7 +24,10 @@ class StackTest : public ::testing::Test {
   uint64_t now = 5000;
 
   void SetUp() override { stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false); }
-  void in(const Bytes& f) { stack->on_frame(f, now); }
+  void in(const Bytes& f) {
+    stack->on_frame(f, now);
+    stack->flush(now);  // as the loop does after each batch of frames
+  }
   Seen out() {
     EXPECT_FALSE(tap.frames.empty());
     if (tap.frames.empty()) return {};
@@ -107,6 +110,72 @@ TEST_F(StackTest, UdpFlowRoundTrip) {
   EXPECT_EQ(a.udp->sport, 9999);
   EXPECT_EQ(a.udp->dport, 5353);
   EXPECT_EQ(a.ip.src, kRemote);
+}
+
+// A burst of datagrams read from the tap in one batch leaves in one call
+// per flow and 64 datagrams (UDP GSO or sendmmsg in the real host), each
+// flow's in order, when the loop ends the batch.
+TEST_F(StackTest, UdpBurstIsSentPerFlowInBatchesAtTheEndOfTheBatch) {
+  for (int i = 0; i < 100; ++i) {
+    stack->on_frame(fb.udp(kGuest, kRemote, 5000, 9999, "a" + std::to_string(i)), now);
+    if (i % 10 == 0) stack->on_frame(fb.udp(kGuest, kRemote, 5001, 9999, "b" + std::to_string(i)), now);
+  }
+  ASSERT_EQ(host.socks.size(), 2u);
+  const int fa = host.socks.begin()->first, fb_ = host.socks.rbegin()->first;
+  EXPECT_TRUE(host.sock(fa).dgrams_out.empty()) << "nothing leaves before the batch ends";
+  stack->flush(now);
+  ASSERT_EQ(host.sock(fa).dgrams_out.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(host.sock(fa).dgrams_out[size_t(i)], "a" + std::to_string(i));
+  EXPECT_EQ(host.sock(fa).send_batches, (std::vector<size_t>{64, 36}));
+  ASSERT_EQ(host.sock(fb_).dgrams_out.size(), 10u);
+  EXPECT_EQ(host.sock(fb_).dgrams_out[9], "b90");
+  EXPECT_EQ(host.sock(fb_).send_batches, (std::vector<size_t>{10}));
+  EXPECT_EQ(stack->counters().udp_datagrams_out, 110u);
+  EXPECT_TRUE(host.sock(fa).gso_seen);
+}
+
+// More than the staging queue holds in one batch: sent early, nothing lost.
+TEST_F(StackTest, UdpQueueFullIsSentEarly) {
+  const size_t n = core::Dgram::kOutQueue + 10;
+  for (size_t i = 0; i < n; ++i) stack->on_frame(fb.udp(kGuest, kRemote, 5000, 9999, std::to_string(i)), now);
+  const int fd = host.last_fd();
+  EXPECT_EQ(host.sock(fd).dgrams_out.size(), core::Dgram::kOutQueue);
+  stack->flush(now);
+  ASSERT_EQ(host.sock(fd).dgrams_out.size(), n);
+  EXPECT_EQ(host.sock(fd).dgrams_out.back(), std::to_string(n - 1));
+}
+
+// A pending ICMP error (ECONNREFUSED) costs one datagram of the batch, not
+// all of them; a path that refuses GSO is not asked again.
+TEST_F(StackTest, UdpBatchErrorsLoseOnlyWhatFailed) {
+  in(fb.udp(kGuest, kRemote, 5000, 9999, "first"));
+  const int fd = host.last_fd();
+  host.sock(fd).send_errno = ECONNREFUSED;
+  host.sock(fd).refuse_gso = true;
+  for (const char* p : {"x", "y", "z"}) stack->on_frame(fb.udp(kGuest, kRemote, 5000, 9999, p), now);
+  stack->flush(now);
+  EXPECT_EQ(host.sock(fd).dgrams_out, (std::vector<std::string>{"first", "y", "z"}));
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::udp_send_failed), 1u);
+  EXPECT_FALSE(host.sock(fd).gso_seen);
+  host.sock(fd).refuse_gso = false;
+  in(fb.udp(kGuest, kRemote, 5000, 9999, "later"));
+  EXPECT_FALSE(host.sock(fd).gso_seen) << "the flow remembers that GSO was refused";
+  host.sock(fd).send_errno = ENOBUFS;
+  for (const char* p : {"1", "2"}) stack->on_frame(fb.udp(kGuest, kRemote, 5000, 9999, p), now);
+  stack->flush(now);
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::udp_send_failed), 3u) << "any other error fails the run";
+}
+
+// A flow closed (expired, evicted) with datagrams queued: they are counted
+// as lost, never sent on a socket that now belongs to someone else.
+TEST_F(StackTest, UdpQueuedForAnExpiredFlowAreCounted) {
+  stack->on_frame(fb.udp(kGuest, kRemote, 5000, 9999, "late"), now);
+  const int fd = host.last_fd();
+  stack->on_timer(now + core::Dgram::kUdpIdleMs + 1);
+  stack->flush(now);
+  EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_TRUE(host.sock(fd).dgrams_out.empty());
+  EXPECT_EQ(stack->counters().dropped(wire::Drop::udp_send_failed), 1u);
 }
 
 // The tap path of a published UDP port: a host client's datagram opens a
