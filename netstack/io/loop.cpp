@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -29,6 +31,16 @@ constexpr uint64_t kSignalData = 0x22ull << 56;
 constexpr uint64_t kIgnoreData = 0x23ull << 56;  // poll removals
 constexpr uint64_t kGoneData = 0x24ull << 56;
 constexpr uint64_t kPostData = 0x25ull << 56;
+constexpr uint64_t kTapReadData = 0x26ull << 56;
+// IORING_OP_READ_MULTISHOT (Linux 6.7); Debian 12's headers predate it.
+constexpr uint8_t kOpReadMultishot = 49;
+constexpr uint16_t kTapBufGroup = 1;
+// Provided buffers for tap frames: each holds the largest frame (a 64 KiB
+// TSO segment), allocated without zeroing, so only pages frames were
+// written to become resident.
+// 32: measured against 8 and 64 (UDP 1400 B at 2 Gbit/s offered: 32
+// forwarded the most per CPU second; 64 lost to cache misses).
+constexpr unsigned kTapBufs = 32;
 constexpr uint32_t kInMask = POLLIN | POLLRDHUP;
 }  // namespace
 
@@ -52,7 +64,7 @@ static sigset_t loop_signals() {
   return mask;
 }
 
-Loop::Loop() : rx_(65536 + 1024) {
+Loop::Loop() {
   const sigset_t mask = loop_signals();
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   io_uring_params p{};
@@ -88,6 +100,7 @@ void Loop::run_posted() {
 
 Loop::~Loop() {
   io_uring_queue_exit(&ring_);
+  std::free(tap_br_);
   if (signal_fd_ >= 0) close(signal_fd_);
   if (event_fd_ >= 0) close(event_fd_);
 }
@@ -133,6 +146,72 @@ void Loop::forget(int fd) {
   in_polls_.erase(token);
 }
 
+bool Loop::setup_tap_buffers(size_t frame_max) {
+  if (const char* e = std::getenv("FERRY_TAP_READ"); e && std::strcmp(e, "poll") == 0) return false;
+  tap_buf_size_ = (frame_max + 4095) / 4096 * 4096;
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, 4096) != 0) return false;
+  std::memset(mem, 0, 4096);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(mem);
+  reg.ring_entries = kTapBufs;
+  reg.bgid = kTapBufGroup;
+  if (int r = io_uring_register_buf_ring(&ring_, &reg, 0); r != 0) {
+    spdlog::debug("no provided buffer ring ({}): reading the tap with read()", strerror(-r));
+    std::free(mem);
+    return false;
+  }
+  tap_br_ = static_cast<io_uring_buf_ring*>(mem);
+  io_uring_buf_ring_init(tap_br_);
+  tap_bufs_.reset(new uint8_t[kTapBufs * tap_buf_size_]);
+  for (unsigned i = 0; i < kTapBufs; ++i)
+    io_uring_buf_ring_add(tap_br_, tap_bufs_.get() + i * tap_buf_size_, unsigned(tap_buf_size_), uint16_t(i),
+                          io_uring_buf_ring_mask(kTapBufs), int(i));
+  io_uring_buf_ring_advance(tap_br_, kTapBufs);
+  return true;
+}
+
+void Loop::arm_tap_read() {
+  io_uring_sqe* s = sqe();
+  io_uring_prep_rw(kOpReadMultishot, s, tap_fd_, nullptr, 0, 0);
+  s->flags |= IOSQE_BUFFER_SELECT;
+  s->buf_group = kTapBufGroup;
+  io_uring_sqe_set_data64(s, kTapReadData);
+}
+
+void Loop::use_tap_poll() {
+  tap_multishot_ = false;
+  rx_.resize(tap_frame_max_);
+  poll_add(tap_fd_, kTapData, POLLIN, true);
+  tap_pending_ = true;
+}
+
+void Loop::on_tap_read(core::Stack& stack, const io_uring_cqe& cqe, uint64_t now) {
+  const int res = cqe.res;
+  if (res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
+    tap_frames_seen_ = true;
+    const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+    uint8_t* buf = tap_bufs_.get() + size_t(id) * tap_buf_size_;
+    stack.on_frame(std::span<const uint8_t>(buf, size_t(res)), now);
+    io_uring_buf_ring_add(tap_br_, buf, unsigned(tap_buf_size_), uint16_t(id), io_uring_buf_ring_mask(kTapBufs), 0);
+    io_uring_buf_ring_advance(tap_br_, 1);
+  } else if (res == -ENOBUFS || res == -EINTR || res == -EAGAIN) {
+    // Every buffer was taken before this batch gave them back: the read
+    // ended; it is armed again below and the tap's queue holds the frames.
+  } else if (!tap_frames_seen_ && (res == -EINVAL || res == -EOPNOTSUPP || res == -EBADF)) {
+    spdlog::debug("no multishot read on the tap ({}): reading it with read()", strerror(-res));
+    use_tap_poll();
+    return;
+  } else {
+    // 0 or EBADFD/EIO: the tap was detached because its namespace went away.
+    spdlog::info("the container's network namespace is gone ({}); exiting",
+                 res == 0 ? "end of file" : strerror(-res));
+    stop(0);
+    return;
+  }
+  if (!(cqe.flags & IORING_CQE_F_MORE) && !stopping_) arm_tap_read();
+}
+
 void Loop::drain_tap(core::Stack& stack) {
   tap_pending_ = false;
   const uint64_t now = monotonic_ms();
@@ -157,7 +236,7 @@ void Loop::handle_signals(core::Stack& stack) {
   signalfd_siginfo si{};
   while (read(signal_fd_, &si, sizeof si) == sizeof si) {
     if (si.ssi_signo == SIGUSR1) {
-      spdlog::info("counters:\n{}", stack.stats());
+      spdlog::info("counters:\n{}\ntap_read {}", stack.stats(), tap_multishot_ ? "multishot" : "read()");
     } else {
       spdlog::debug("signal {}: exiting", si.ssi_signo);
       stop(0);
@@ -168,11 +247,13 @@ void Loop::handle_signals(core::Stack& stack) {
 
 int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd, GoneWatch gone) {
   tap_fd_ = tap_fd;
-  if (rx_.size() < tap_frame_max) rx_.resize(tap_frame_max);
+  tap_frame_max_ = std::max<size_t>(tap_frame_max, 65536 + 1024);
   sigset_t mask = loop_signals();
   signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   poll_add(signal_fd_, kSignalData, POLLIN, false);
-  poll_add(tap_fd_, kTapData, POLLIN, true);
+  tap_multishot_ = setup_tap_buffers(tap_frame_max_);
+  if (tap_multishot_) arm_tap_read();
+  else use_tap_poll();
   if (exit_fd >= 0) poll_add(exit_fd, kExitData, POLLIN | POLLHUP | POLLERR | POLLRDHUP, false);
   if (gone.fd >= 0) poll_add(gone.fd, kGoneData, POLLIN, false);
   poll_add(event_fd_, kPostData, POLLIN, true);
@@ -202,7 +283,9 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
       const uint64_t ud = io_uring_cqe_get_data64(cqe);
       const int res = cqe->res;
       const bool more = cqe->flags & IORING_CQE_F_MORE;
-      if (ud == kTapData) {
+      if (ud == kTapReadData) {
+        on_tap_read(stack, *cqe, now);
+      } else if (ud == kTapData) {
         if (res < 0 || (res & (POLLERR | POLLHUP | POLLNVAL))) {
           if (res >= 0 && (res & POLLIN)) tap_ready = true;
           else {

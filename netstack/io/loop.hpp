@@ -9,13 +9,20 @@
 // timeout), so there is no timer fd and no timer syscall. Once a second the
 // loop asks the tap whether its namespace still exists (TUNGETIFF).
 //
-// Readiness is io_uring's; the reads and writes themselves are plain
-// non-blocking system calls made from the completion handlers, in order:
-// frames from the tap must reach the translator in the order the container
-// sent them, and TCP data is read with MSG_PEEK at a moving offset, which
-// io_uring's queued reads could reorder. Completions are handled in batches:
-// the tap is drained (up to kTapBudget frames) before coalesced ACKs are
-// flushed, and all poll (re-)arms of a batch go to the kernel in one
+// Frames from the tap arrive as completions of one multishot read
+// (IORING_OP_READ_MULTISHOT, Linux 6.7) into a ring of provided buffers:
+// one request for the tap's whole life, one completion per frame, in the
+// order the container sent them, and no read system call per frame. Each
+// frame goes to the translator from its completion handler, and its buffer
+// goes back to the ring at once. On an older kernel (the opcode or the
+// buffer ring refused) the loop falls back to a multishot POLLIN poll and
+// non-blocking read()s, up to kTapBudget frames per batch.
+//
+// Host sockets are read and written with plain non-blocking system calls
+// from the completion handlers: TCP data is read with MSG_PEEK at a moving
+// offset, which io_uring's queued reads could reorder. Completions are
+// handled in batches: coalesced ACKs and queued datagrams are flushed at the
+// end of a batch, and all poll (re-)arms of a batch go to the kernel in one
 // io_uring_enter together with the wait.
 #pragma once
 
@@ -26,6 +33,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -93,6 +101,12 @@ class Loop {
   io_uring_sqe* sqe();
   void poll_add(int fd, uint64_t user_data, uint32_t mask, bool multishot);
   void drain_tap(core::Stack& stack);
+  // The multishot tap read: sets up the provided buffer ring (false if the
+  // kernel refuses it), arms the read, handles one of its completions.
+  bool setup_tap_buffers(size_t frame_max);
+  void arm_tap_read();
+  void on_tap_read(core::Stack& stack, const io_uring_cqe& cqe, uint64_t now);
+  void use_tap_poll();
   void handle_signals(core::Stack& stack);
 
   void run_posted();
@@ -109,8 +123,14 @@ class Loop {
   std::unordered_map<int, uint64_t> fd_token_;
   int tap_fd_ = -1;
   int signal_fd_ = -1;
-  std::vector<uint8_t> rx_;
+  size_t tap_frame_max_ = 0;
+  std::vector<uint8_t> rx_;  // the fallback's read() buffer
   bool tap_pending_ = false;
+  bool tap_multishot_ = false;
+  bool tap_frames_seen_ = false;
+  io_uring_buf_ring* tap_br_ = nullptr;
+  std::unique_ptr<uint8_t[]> tap_bufs_;
+  size_t tap_buf_size_ = 0;
   uint64_t next_tap_check_ = 0;
   bool stopping_ = false;
   int status_ = 0;

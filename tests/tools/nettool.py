@@ -23,6 +23,10 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
                                BYTES in SIZE-byte datagrams echoed by udp-serve, a few in
                                flight; every echo verified; prints retransmissions
   udp-clients HOST PORT N      N sockets at once, each 10 verified round trips
+  udp-sink ADDR PORT N         receives N datagrams of udp-burst (large receive buffer);
+                               checks each intact and in order; prints what arrived
+  udp-burst HOST PORT N SIZE   sends N datagrams back to back (SIZE bytes, or "mixed":
+                               sizes varying per datagram)
 """
 import os
 import socket
@@ -320,6 +324,39 @@ def udp_transfer(host, port, total, size):
     print(f"{n} datagrams of {size} bytes echoed intact, {retrans} retransmitted")
 
 
+def burst_size(seq, size):
+    return 1000 + (seq * 389) % 7000 if size == "mixed" else int(size)
+
+
+def udp_sink(addr, port, n):
+    s = udp_socket(addr)
+    # Root may exceed rmem_max: the burst must fit while this script is slow.
+    s.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE
+    s.bind((addr, port))
+    print("ready", flush=True)
+    s.settimeout(10)
+    expect = 0
+    while expect < n:
+        try:
+            d = s.recv(65535)
+        except socket.timeout:
+            sys.exit(f"udp-sink: {expect} of {n} datagrams, then nothing for 10 s")
+        seq = struct.unpack("!Q", d[:8])[0]
+        if seq != expect:
+            sys.exit(f"udp-sink: datagram {seq} where {expect} was due (lost or reordered)")
+        if d != udp_payload(seq, len(d)):
+            sys.exit(f"udp-sink: datagram {seq} damaged ({len(d)} bytes)")
+        expect += 1
+    print(f"{n} datagrams in order, intact")
+
+
+def udp_burst(host, port, n, size):
+    s = udp_socket(host)
+    s.connect((host, port))
+    for seq in range(n):
+        s.send(udp_payload(seq, burst_size(seq, size)))
+
+
 def udp_clients(host, port, n):
     socks = []
     for i in range(n):
@@ -369,6 +406,8 @@ def main():
         "udp-whoami": (udp_whoami, [str, int]),
         "udp-transfer": (udp_transfer, [str, int, int, int]),
         "udp-clients": (udp_clients, [str, int, int]),
+        "udp-sink": (udp_sink, [str, int, int]),
+        "udp-burst": (udp_burst, [str, int, int, str]),
     }
     if cmd not in table or len(args) != len(table[cmd][1]):
         sys.exit(__doc__)
