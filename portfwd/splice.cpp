@@ -160,7 +160,7 @@ bool SpliceForwarder::connect_ctr(Conn& c, uint32_t slot) {
         continue;
       }
     } else {
-      auto r = agent_.connect(SOCK_STREAM, t.sa(), t.len);
+      auto r = agent_.stream_connect(t.sa(), t.len);
       if (!r) continue;
       fd = *r;
     }

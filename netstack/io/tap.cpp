@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
@@ -149,54 +150,74 @@ ferry::Expected<void, std::string> configure(const std::string& name, const core
 }
 
 struct AgentRequest {
-  uint8_t op;      // kAgentSocket, kAgentListening
+  uint8_t op;      // kAgentSocket, kAgentListening, kAgentPool
   uint8_t type;    // SOCK_STREAM or SOCK_DGRAM
   uint8_t flags;   // kAgentBind, kAgentListen, kAgentConnect (kAgentSocket)
-  uint16_t len;    // of the address in `addr` (connect)
+  uint16_t len;    // of the address in `addr` (connect); kAgentPool: how many sockets
   uint16_t llen;   // of the address in `local` (bind)
   sockaddr_storage addr;
   sockaddr_storage local;
 };
-constexpr uint8_t kAgentSocket = 1, kAgentListening = 2;
+constexpr uint8_t kAgentSocket = 1, kAgentListening = 2, kAgentPool = 3;
 constexpr uint8_t kAgentBind = 1, kAgentListen = 2, kAgentConnect = 4;
 
-// One message with an optional descriptor attached (SCM_RIGHTS); fd < 0
-// sends none.
-ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
+// One message with descriptors attached (SCM_RIGHTS), up to kMaxFds.
+constexpr size_t kMaxFds = NsAgent::kPoolBatch;
+ssize_t send_with_fds(int sock, const void* data, size_t len, const int* fds, size_t nfds) {
   iovec iov{const_cast<void*>(data), len};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  nfds = std::min(nfds, kMaxFds);
+  if (nfds > 0) {
     mh.msg_control = cbuf;
-    mh.msg_controllen = sizeof cbuf;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
     cmsghdr* c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
   return sendmsg(sock, &mh, MSG_NOSIGNAL);
 }
+// The same with one descriptor; fd < 0 sends none.
+ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
+  return send_with_fds(sock, data, len, &fd, fd >= 0 ? 1 : 0);
+}
 
-// Receives one message; `fd` gets the attached descriptor or -1.
-ssize_t recv_with_fd(int sock, void* data, size_t len, int& fd) {
+// Receives one message; the attached descriptors (at most max) land in fds,
+// their number in nfds.
+ssize_t recv_with_fds(int sock, void* data, size_t len, int* fds, size_t max, size_t& nfds) {
   iovec iov{data, len};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
   mh.msg_control = cbuf;
   mh.msg_controllen = sizeof cbuf;
   ssize_t n;
   do {
     n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  fd = -1;
+  nfds = 0;
   cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&mh) : nullptr;
-  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+    const size_t got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int all[kMaxFds];
+    std::memcpy(all, CMSG_DATA(c), sizeof(int) * std::min(got, kMaxFds));
+    for (size_t i = 0; i < std::min(got, kMaxFds); ++i) {
+      if (nfds < max) fds[nfds++] = all[i];
+      else close(all[i]);  // more than asked for: not ours to keep
+    }
+  }
   return n;
+}
+// The same for at most one descriptor: `fd` gets it or -1.
+ssize_t recv_with_fd(int sock, void* data, size_t len, int& fd) {
+  size_t nfds = 0;
+  fd = -1;
+  return recv_with_fds(sock, data, len, &fd, 1, nfds);
 }
 
 // Sends an errno (0: success) and, on success, the descriptor.
@@ -276,6 +297,25 @@ ferry::sandbox::Policy agent_policy() {
     }
     if (size_t(n) == sizeof req && req.op == kAgentListening) {
       send_listening(sock, req.type);
+      continue;
+    }
+    if (size_t(n) == sizeof req && req.op == kAgentPool) {
+      // req.len plain non-blocking sockets of family addr.ss_family.
+      const int fam = req.addr.ss_family;
+      int fds[kMaxFds];
+      size_t made = 0;
+      int32_t err = 0;
+      if ((fam != AF_INET && fam != AF_INET6) || req.type != SOCK_STREAM || req.len == 0 || req.len > kMaxFds) {
+        err = EINVAL;
+      } else {
+        for (; made < req.len; ++made) {
+          fds[made] = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+          if (fds[made] < 0) break;
+        }
+        if (made == 0) err = errno;
+      }
+      send_with_fds(sock, &err, sizeof err, fds, made);
+      for (size_t i = 0; i < made; ++i) close(fds[i]);
       continue;
     }
     // A socket in the container's namespace: bound (SO_REUSEADDR) to
@@ -368,6 +408,8 @@ ferry::Expected<Tap, std::string> create_tap(const TapRequest& req) {
 }
 
 NsAgent::~NsAgent() {
+  for (int fd : pool4_) close(fd);
+  for (int fd : pool6_) close(fd);
   if (sock_ >= 0) close(sock_);  // the agent sees EOF and exits
   if (pid_ > 0) {
     int status = 0;
@@ -403,6 +445,39 @@ ferry::Expected<int, int> NsAgent::socket(int type, const sockaddr* local, sockl
   }
   if (err != 0) return ferry::unexpected(int(err));
   if (fd < 0) return ferry::unexpected(EPROTO);
+  return fd;
+}
+
+ferry::Expected<void, int> NsAgent::refill(std::vector<int>& pool, int family) {
+  if (sock_ < 0) return ferry::unexpected(ENOTCONN);
+  AgentRequest req{};
+  req.op = kAgentPool;
+  req.type = SOCK_STREAM;
+  req.len = uint16_t(kPoolBatch);
+  req.addr.ss_family = sa_family_t(family);
+  if (send(sock_, &req, sizeof req, MSG_NOSIGNAL) != sizeof req) return ferry::unexpected(errno);
+  int32_t err = 0;
+  int fds[kPoolBatch];
+  size_t nfds = 0;
+  const ssize_t n = recv_with_fds(sock_, &err, sizeof err, fds, kPoolBatch, nfds);
+  pool.insert(pool.end(), fds, fds + nfds);
+  if (n != sizeof err) return ferry::unexpected(n < 0 ? errno : EPROTO);
+  if (nfds == 0) return ferry::unexpected(err ? int(err) : EPROTO);
+  return {};
+}
+
+ferry::Expected<int, int> NsAgent::stream_connect(const sockaddr* addr, socklen_t len) {
+  if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) return ferry::unexpected(EAFNOSUPPORT);
+  std::vector<int>& pool = addr->sa_family == AF_INET ? pool4_ : pool6_;
+  if (pool.empty())
+    if (auto r = refill(pool, addr->sa_family); !r) return ferry::unexpected(r.error());
+  const int fd = pool.back();
+  pool.pop_back();
+  if (::connect(fd, addr, len) < 0 && errno != EINPROGRESS) {
+    const int e = errno;
+    close(fd);
+    return ferry::unexpected(e);
+  }
   return fd;
 }
 
