@@ -115,6 +115,18 @@ rss_kib() {
   echo "$t"
 }
 
+# pss_kib PID: proportional set size of PID's process tree
+# (/proc/PID/smaps_rollup): pages shared between the tree's processes, or
+# with the rest of the machine, count once in all instead of once per
+# process.
+pss_kib() {
+  local t=0 p
+  for p in $(proc_tree "$1"); do
+    t=$((t + $(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+
 # iperf3_json OUT ARGS...: runs iperf3 -J into OUT (in the container when
 # IPERF_IN_CTR=1, in network namespace IPERF_NS when set); non-zero if
 # iperf3 failed.

@@ -29,10 +29,12 @@ METRICS = [
     ("udp_out_1400_loss", "UDP out 1400 B, loss", "%", False),
     ("udp_out_16000", "UDP out 16000 B, received", "Gbit/s", True),
     ("udp_out_16000_loss", "UDP out 16000 B, loss", "%", False),
+    ("udp_out_1400_clean", "UDP out 1400 B, best at < 1 % loss", "Gbit/s", True),
     ("udp_fwd_1400", "UDP fwd 1400 B, received", "Gbit/s", True),
     ("udp_fwd_1400_loss", "UDP fwd 1400 B, loss", "%", False),
     ("udp_fwd_16000", "UDP fwd 16000 B, received", "Gbit/s", True),
     ("udp_fwd_16000_loss", "UDP fwd 16000 B, loss", "%", False),
+    ("udp_fwd_1400_clean", "UDP fwd 1400 B, best at < 1 % loss", "Gbit/s", True),
     ("rr_p50", "TCP round trip p50", "us", False),
     ("rr_p99", "TCP round trip p99", "us", False),
     ("crr_out", "connect+req+close, outbound", "conn/s", True),
@@ -45,11 +47,13 @@ METRICS = [
     ("cpu_fwd_tap_out", "CPU per GB, fwd tap path, ctr sends", "s/GB", False),
     ("rss_idle", "resident memory, idle", "MiB", False),
     ("rss_flows", "resident memory, with --flows open", "MiB", False),
+    ("pss_idle", "proportional set size, idle", "MiB", False),
+    ("pss_flows", "proportional set size, with --flows open", "MiB", False),
     ("flows_open", "flows actually open for the row above", "flows", True),
 ]
 LABEL = {m: (l, u, h) for m, l, u, h in METRICS}
 BASE = {"tcp_up": "veth", "tcp_down": "veth"}
-for m in ("udp_out_1400", "udp_out_16000", "udp_out_1400_loss", "udp_out_16000_loss"):
+for m in ("udp_out_1400", "udp_out_16000", "udp_out_1400_loss", "udp_out_16000_loss", "udp_out_1400_clean"):
     BASE[m] = "kernel"
 
 # The targets: (metric, kind, other, factor). kind "ge": ferry >=
@@ -59,12 +63,14 @@ TARGETS = [
     ("tcp_down", "ge", "pasta", 1.5), ("tcp_down", "ge", "slirp4netns", 3.0), ("tcp_down", "ge", "veth", 0.5),
     ("fwd_lo_in", "ge", "pasta", 1.0), ("fwd_lo_out", "ge", "pasta", 1.0),
     ("fwd_tap_in", "ge", "pasta", 1.5), ("fwd_tap_out", "ge", "pasta", 1.5),
-    ("udp_out_1400", "ge", "pasta", 2.0), ("udp_out_1400_loss", "abs_le", None, 1.0),
-    ("udp_fwd_1400", "ge", "pasta", 2.0), ("udp_fwd_1400_loss", "abs_le", None, 1.0),
+    # "received throughput >= 2 x pasta at under 1 % loss": the best rate a
+    # search of offered rates found with < 1 % lost (udp_search in run.sh).
+    ("udp_out_1400_clean", "ge", "pasta", 2.0), ("udp_fwd_1400_clean", "ge", "pasta", 2.0),
     ("rr_p50", "le", "slirp4netns", 1.0),
     ("crr_out", "ge", "pasta", 1.5), ("crr_fwd", "ge", "pasta", 1.5),
     ("cpu_tap_up", "le", "pasta", 0.7), ("cpu_tap_down", "le", "pasta", 0.7),
     ("rss_idle", "abs_le", None, 8.0), ("rss_flows", "abs_le", None, 64.0),
+    ("pss_idle", "abs_le", None, 8.0), ("pss_flows", "abs_le", None, 64.0),
 ]
 
 

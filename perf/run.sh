@@ -52,6 +52,8 @@ usage: perf/run.sh [options]
                  tap,veth,fwd_lo,fwd_tap,udp,rr,crr,mem
   --tools LIST   tools (default: ferry,slirp4netns,pasta)
   --udp-rate R   iperf3 -b for the UDP rows (default 10G)
+  --udp-steps N  offered rates tried by the UDP search for the best rate
+                 under 1 % loss (default 7)
   --flows N      open flows for the memory row (default 10000)
   --out DIR      results folder (default: $top/perf/results/<date>-<time>)
   -h, --help     this text
@@ -60,7 +62,7 @@ EOF
 }
 
 BUILD=$top/build-rel FERRY= SECS=10 RUNS=3 ONLY=tap,veth,fwd_lo,fwd_tap,udp,rr,crr,mem
-TOOLS=ferry,slirp4netns,pasta UDP_RATE=10G FLOWS=10000 OUT=
+TOOLS=ferry,slirp4netns,pasta UDP_RATE=10G UDP_STEPS=7 FLOWS=10000 OUT=
 while [ $# -gt 0 ]; do
   case $1 in
     --build) BUILD=$(realpath -m "$2"); shift 2 ;;
@@ -70,14 +72,15 @@ while [ $# -gt 0 ]; do
     --only) ONLY=$2; shift 2 ;;
     --tools) TOOLS=$2; shift 2 ;;
     --udp-rate) UDP_RATE=$2; shift 2 ;;
+    --udp-steps) UDP_STEPS=$2; shift 2 ;;
     --flows) FLOWS=$2; shift 2 ;;
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "perf/run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-[[ $SECS =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ && $FLOWS =~ ^[0-9]+$ && $SECS -gt 0 && $RUNS -gt 0 ]] ||
-  { echo "perf/run.sh: --secs, --runs and --flows take positive integers" >&2; exit 2; }
+[[ $SECS =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ && $FLOWS =~ ^[0-9]+$ && $UDP_STEPS =~ ^[0-9]+$ && $SECS -gt 0 && $RUNS -gt 0 ]] ||
+  { echo "perf/run.sh: --secs, --runs, --udp-steps and --flows take positive integers" >&2; exit 2; }
 for g in ${ONLY//,/ }; do
   case $g in tap | veth | fwd_lo | fwd_tap | udp | rr | crr | mem) ;; *) echo "perf/run.sh: unknown row group $g" >&2; exit 2 ;; esac
 done
@@ -95,11 +98,14 @@ for p in iperf3:iperf3 sockperf:sockperf slirp4netns:slirp4netns pasta:passt soc
   command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 /usr/bin/python3 -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "# installing ${need[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >/dev/null ||
-    { echo "perf/run.sh: apt-get install ${need[*]} failed" >&2; exit 1; }
-fi
+# One package at a time: together with the build's libboost1.81-dev,
+# apt's resolver has refused the set (sockperf + python3-matplotlib) that it
+# installs one by one.
+for p in "${need[@]}"; do
+  echo "# installing $p"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$p" >/dev/null ||
+    { echo "perf/run.sh: apt-get install $p failed" >&2; exit 1; }
+done
 if [ -z "$FERRY" ]; then
   if [ ! -x "$BUILD/ferry" ]; then
     echo "# building ferry (release) in $BUILD"
@@ -146,7 +152,7 @@ tools=(${TOOLS//,/ })
 cat >"$OUT/conditions.json" <<EOF
 {"date": "$(date -Is)", "host": "$(hostname)", "kernel": "$(uname -r)", "cpus": $(nproc),
  "load_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "secs": $SECS, "runs": $RUNS, "rows": "$ONLY",
- "udp_rate": "$UDP_RATE", "flows": $FLOWS, "mtu": 65520, "nofile": $NOFILE,
+ "udp_rate": "$UDP_RATE", "udp_steps": $UDP_STEPS, "flows": $FLOWS, "mtu": 65520, "nofile": $NOFILE,
  "ferry": "$(cd "$top" && git describe --always --dirty 2>/dev/null || echo unknown) ($FERRY)",
  "slirp4netns": "$(slirp4netns --version 2>/dev/null | head -n1)",
  "pasta": "$(dpkg-query -W -f '${Version}' passt 2>/dev/null)",
@@ -198,12 +204,22 @@ iperf_row() {
   done
 }
 
+# tap_drops: frames the container's kernel dropped at tap0's queue (ferry
+# not reading fast enough); empty outside a container row.
+tap_drops() {
+  [ "${IPERF_IN_CTR:-0}" = 1 ] || return 0
+  ft_in_ctr cat /sys/class/net/tap0/statistics/tx_dropped 2>/dev/null || echo 0
+}
+
 # udp_row TOOL METRIC ARGS...: iperf3 -u; records received Gbit/s and loss %.
 udp_row() {
   local tool=$1 metric=$2; shift 2
   local i f=$FT_TMP/iperf.json gbps loss
   for ((i = 0; i < RUNS; i++)); do
+    local d0 d1
+    d0=$(tap_drops)
     if iperf3_json "$f" -u -b "$UDP_RATE" -t "$SECS" --connect-timeout 5000 "$@"; then
+      d1=$(tap_drops)
       gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
       loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
       if [ -z "$gbps" ] || [ -z "$loss" ]; then
@@ -213,12 +229,39 @@ udp_row() {
       fi
       record "$tool" "$metric" "$gbps"
       record "$tool" "${metric}_loss" "$loss"
-      log "$tool $metric run $((i + 1)): $gbps Gbit/s received, $loss % lost"
+      log "$tool $metric run $((i + 1)): $gbps Gbit/s received, $loss % lost$( [ -n "$d0" ] && echo ", $((d1 - d0)) dropped by the container's tap queue")"
     else
       record "$tool" "$metric" nan
       log "$tool $metric run $((i + 1)): iperf3 -u failed"
     fi
   done
+}
+
+# udp_search TOOL METRIC ARGS...: the best received rate at under 1 % loss.
+# Offered rates start at 250 Mbit/s and double while the loss stays under
+# 1 %, then bisect between the last clean and the first lossy rate, for
+# UDP_STEPS runs of iperf3 -u in all; records the highest received Gbit/s of
+# a clean run (0 if none was clean).
+udp_search() {
+  local tool=$1 metric=$2; shift 2
+  local i f=$FT_TMP/iperf.json rate=250 lo=0 hi=0 best=0 gbps loss
+  for ((i = 0; i < UDP_STEPS; i++)); do
+    gbps= loss=
+    if iperf3_json "$f" -u -b "${rate}M" -t "$SECS" --connect-timeout 5000 "$@"; then
+      gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
+      loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
+    fi
+    if [ -n "$gbps" ] && [ -n "$loss" ] && python3 -c "import sys; sys.exit(0 if $loss < 1.0 else 1)"; then
+      best=$(python3 -c "print(max($best, $gbps))")
+      lo=$rate
+    else
+      hi=$rate
+    fi
+    log "$tool $metric: offered ${rate} Mbit/s: ${gbps:-?} Gbit/s received, ${loss:-?} % lost"
+    if [ "$hi" = 0 ]; then rate=$((rate * 2)); else rate=$(((lo + hi) / 2)); fi
+    [ "$rate" -gt 0 ] || break
+  done
+  record "$tool" "$metric" "$best"
 }
 
 # container_for TOOL [FWD...]: a fresh container with TOOL attached.
@@ -301,11 +344,13 @@ fi
 if want udp; then
   TOOL_PID=
   for len in 1400 16000; do udp_row kernel "udp_out_$len" -c 127.0.0.1 -p "$IPERF_PORT" -l "$len"; done
+  udp_search kernel udp_out_1400_clean -c 127.0.0.1 -p "$IPERF_PORT" -l 1400
   for tool in "${tools[@]}"; do
     container_for "$tool"
     for len in 1400 16000; do
       IPERF_IN_CTR=1 udp_row "$tool" "udp_out_$len" -c 10.0.2.2 -p "$IPERF_PORT" -l "$len"
     done
+    IPERF_IN_CTR=1 udp_search "$tool" udp_out_1400_clean -c 10.0.2.2 -p "$IPERF_PORT" -l 1400
     end_container
     ft_start_container
     ctr_bg iperf3 -s -p 5201
@@ -314,6 +359,7 @@ if want udp; then
     start_tool "$tool" "tcp:127.0.0.1/$port:5201" "udp:127.0.0.1/$port:5201"
     ft_on_exit "ft_kill $TOOL_PID"
     for len in 1400 16000; do udp_row "$tool" "udp_fwd_$len" -c 127.0.0.1 -p "$port" -l "$len"; done
+    udp_search "$tool" udp_fwd_1400_clean -c 127.0.0.1 -p "$port" -l 1400
     ft_kill "$BG"
     end_container
   done
@@ -365,6 +411,8 @@ if want mem; then
     sleep 2
     idle=$(rss_kib "$TOOL_PID")
     record "$tool" rss_idle "$(python3 -c "print('%.2f' % ($idle / 1024))")"
+    idle_pss=$(pss_kib "$TOOL_PID")
+    record "$tool" pss_idle "$(python3 -c "print('%.2f' % ($idle_pss / 1024))")"
     hold_secs=$((FLOWS / 50 + 60))
     : >"$FT_TMP/hold.out"
     BG_OUT=$FT_TMP/hold.out ctr_bg "$FLOWTOOL" hold 10.0.2.2 "$FLOW_PORT" "$FLOWS" "$hold_secs"
@@ -380,8 +428,10 @@ if want mem; then
     sleep 1
     full=$(rss_kib "$TOOL_PID")
     record "$tool" rss_flows "$(python3 -c "print('%.2f' % ($full / 1024))")"
+    full_pss=$(pss_kib "$TOOL_PID")
+    record "$tool" pss_flows "$(python3 -c "print('%.2f' % ($full_pss / 1024))")"
     record "$tool" flows_open "${opened:-0}"
-    log "$tool memory: idle $idle KiB, $full KiB with ${opened:-0} of $FLOWS flows open"
+    log "$tool memory: idle $idle KiB (PSS $idle_pss), $full KiB (PSS $full_pss) with ${opened:-0} of $FLOWS flows open"
     cat "$FT_TMP/hold.out" >>"$LOG"
     ft_kill "$holder"
     end_container
