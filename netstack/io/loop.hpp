@@ -1,6 +1,7 @@
 // The data-plane event loop, on io_uring (liburing).
 //
-// One thread owns the ring and the Stack. Everything that can become ready
+// One thread owns the ring and the Stack (IORING_SETUP_SINGLE_ISSUER with
+// DEFER_TASKRUN: completion work runs when that thread waits). Everything that can become ready
 // is watched with IORING_OP_POLL_ADD: the tap and every host socket with a
 // multishot POLLIN poll (one registration per socket for its whole life,
 // re-armed only if the kernel ends it), a socket that must report
