@@ -1,5 +1,7 @@
 #include "portfwd/udp.hpp"
 
+#include "netstack/io/host_sockets.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <netinet/in.h>
@@ -404,13 +406,14 @@ void UdpForwarder::relay(uint32_t slot, bool from_host) {
     }
     int sent = 0;
     while (sent < n) {
-      const int r = sendmmsg(out, msgs_.data() + sent, unsigned(n - sent), MSG_DONTWAIT);
+      // One UDP GSO send for a run of equal sizes, else sendmmsg.
+      const int r = io::send_datagrams(out, iovs_.data() + sent, size_t(n - sent), f.gso[from_host ? 0 : 1]);
       if (r > 0) {
         sent += r;
         continue;
       }
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && errno == EAGAIN) {
+      if (r == -EINTR) continue;
+      if (r == -EAGAIN) {
         // Keep the rest, in order, until `out` can take it.
         auto& q = f.backlog[from_host ? 0 : 1];
         for (int i = sent; i < n; ++i)

@@ -101,6 +101,7 @@ class UdpForwarder : public io::EventSink {
     bool outbound = false;  // the client is in the container, the targets on the host
     uint32_t gen = 0;
     uint8_t pending_dirs = 0;  // bit 1: host->ctr, bit 2: ctr->host (budget ran out)
+    bool gso[2] = {true, true};  // UDP GSO allowed towards [0] ctr, [1] host (io::send_datagrams)
     int host = -1, ctr = -1;
     std::string key;        // listener slot + client address, in by_client_
     std::vector<Endpoint> targets;

@@ -215,23 +215,21 @@ int RealHost::dgram_recv_many(int fd, std::span<MsgBuf> bufs) {
   return r;
 }
 
-int RealHost::dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) {
+int send_datagrams(int fd, const iovec* dgrams, size_t count, bool& gso) {
   constexpr size_t kMax = 64;          // UDP_MAX_SEGMENTS of older kernels; also the sendmmsg batch
   constexpr size_t kGsoBytes = 65487;  // 65535 minus IPv6 and UDP headers: fits either family
-  const size_t n = std::min(msgs.size(), kMax);
+  const size_t n = std::min(count, kMax);
   if (n == 0) return 0;
-  iovec iov[kMax];
-  const size_t seg = msgs[0].len;
-  bool even = n >= 2 && seg > 0 && msgs[n - 1].len <= seg;
+  const size_t seg = dgrams[0].iov_len;
+  bool even = n >= 2 && seg > 0 && dgrams[n - 1].iov_len <= seg;
   size_t total = 0;
   for (size_t i = 0; i < n; ++i) {
-    iov[i] = iovec{msgs[i].data, msgs[i].len};
-    total += msgs[i].len;
-    if (i + 1 < n && msgs[i].len != seg) even = false;
+    total += dgrams[i].iov_len;
+    if (i + 1 < n && dgrams[i].iov_len != seg) even = false;
   }
   if (gso && even && total <= kGsoBytes) {
     msghdr mh{};
-    mh.msg_iov = iov;
+    mh.msg_iov = const_cast<iovec*>(dgrams);
     mh.msg_iovlen = n;
     alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(uint16_t))] = {};
     mh.msg_control = ctrl;
@@ -251,11 +249,18 @@ int RealHost::dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) {
   mmsghdr mm[kMax];
   for (size_t i = 0; i < n; ++i) {
     mm[i] = mmsghdr{};
-    mm[i].msg_hdr.msg_iov = &iov[i];
+    mm[i].msg_hdr.msg_iov = const_cast<iovec*>(&dgrams[i]);
     mm[i].msg_hdr.msg_iovlen = 1;
   }
   const int r = sendmmsg(fd, mm, unsigned(n), MSG_DONTWAIT | MSG_NOSIGNAL);
   return r < 0 ? -errno : r;
+}
+
+int RealHost::dgram_send_many(int fd, std::span<const MsgBuf> msgs, bool& gso) {
+  iovec iov[64];
+  const size_t n = std::min<size_t>(msgs.size(), 64);
+  for (size_t i = 0; i < n; ++i) iov[i] = iovec{msgs[i].data, msgs[i].len};
+  return send_datagrams(fd, iov, n, gso);
 }
 
 bool RealHost::first_ipv4_nameserver(const std::string& text, wire::Ip4& out) {

@@ -6,10 +6,19 @@
 #include "netstack/core/host.hpp"
 #include "netstack/io/loop.hpp"
 
+#include <sys/uio.h>
+
 #include <optional>
 #include <string>
 
 namespace ferry::io {
+
+// Sends up to 64 datagrams on one connected UDP socket in order, in one
+// call: as one UDP GSO send (UDP_SEGMENT) when `gso` is set and the sizes
+// allow it (all but the last of one size, 64 KiB in all), else sendmmsg.
+// Returns how many went out, or -errno for the first. Clears `gso` when the
+// kernel refuses segmentation on this socket (see core::Host::dgram_send_many).
+int send_datagrams(int fd, const iovec* dgrams, size_t count, bool& gso);
 
 class RealHost : public core::Host {
  public:
