@@ -126,8 +126,10 @@ void Stack::on_ipv4(std::span<const uint8_t> pkt, bool csum_ok, uint64_t now_ms)
 // Until one is seen, the source of the container's own traffic in the
 // prefix serves.
 void Stack::learn_guest6(const wire::Ip6& addr, bool from_dad) {
-  if (!cfg_.in_prefix6(addr) || cfg_.is_ours6(addr) || (have_guest6_ && !from_dad)) return;
-  have_guest6_ = true;
+  // Known already and not a new address being claimed: the common case of
+  // every IPv6 packet, one branch.
+  if (guest6_ && !from_dad) return;
+  if (!cfg_.in_prefix6(addr) || cfg_.is_ours6(addr)) return;
   guest6_ = addr;
 }
 

@@ -64,23 +64,16 @@ class Stack {
     }
     return tcp_.open_inbound(fd, from, guest, guest_port, now_ms);
   }
-  bool open_inbound(int fd, SockAddr4 from, uint16_t guest_port, uint64_t now_ms) {
-    return open_inbound(fd, SockAddr::v4(from.addr, from.port), guest_port, now_ms);
-  }
   // The tap path of a published UDP port (see Dgram::on_inbound).
   void udp_inbound(SockAddr from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
                    const std::function<int()>& make_socket) {
     wire::Ip6 guest;
     if (guest_for(from, guest)) dgram_.on_inbound(from, guest, guest_port, payload, now_ms, make_socket);
   }
-  void udp_inbound(SockAddr4 from, uint16_t guest_port, std::span<const uint8_t> payload, uint64_t now_ms,
-                   const std::function<int()>& make_socket) {
-    udp_inbound(SockAddr::v4(from.addr, from.port), guest_port, payload, now_ms, make_socket);
-  }
   // Whether a client of this family can take the tap path: always for
   // IPv4; for IPv6 once ferry knows the container's address in the prefix
   // (learn_guest6: from duplicate address detection or its traffic).
-  bool reaches_guest(bool v6) const { return !v6 || have_guest6_; }
+  bool reaches_guest(bool v6) const { return !v6 || guest6_.has_value(); }
   // End of a batch of events: sends the queued datagrams, serves sockets
   // whose receive budget ran out, sends coalesced ACKs.
   void flush(uint64_t now_ms) {
@@ -97,9 +90,7 @@ class Stack {
   std::string stats() const { return ctr_.format(tcp_.active(), dgram_.active()); }
   const Tcp& tcp() const { return tcp_; }
   const Dgram& dgram() const { return dgram_; }
-  const std::optional<wire::Ip6> guest6() const {
-    return have_guest6_ ? std::optional<wire::Ip6>(guest6_) : std::nullopt;
-  }
+  const std::optional<wire::Ip6>& guest6() const { return guest6_; }
   const Dhcp4Server& dhcp() const { return dhcp_; }
 
  private:
@@ -120,15 +111,14 @@ class Stack {
   void learn_guest6(const wire::Ip6& addr, bool from_dad);
   bool guest_for(const SockAddr& from, wire::Ip6& guest) const {
     if (from.is_v4()) guest = wire::Ip6::mapped(cfg_.guest);
-    else if (have_guest6_) guest = guest6_;
+    else if (guest6_) guest = *guest6_;
     else return false;
     return true;
   }
 
   bool vnet_;
   // The container's IPv6 address, learnt from its packets (see reaches_guest).
-  bool have_guest6_ = false;
-  wire::Ip6 guest6_;
+  std::optional<wire::Ip6> guest6_;
   uint64_t next_housekeeping_ = 0;
 };
 

@@ -369,10 +369,9 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
   if (f.state != TcpFlow::State::established) return;
   const size_t max_chunk = ctx_.out.vnet() ? Emitter::kMaxL4 - TcpHdr::kMinLen
                                            : std::min<size_t>(f.c_mss, ctx_.cfg.mtu - 40);
-  // The window we advertise follows the host socket's send buffer, which
-  // nothing in this loop changes: ask the kernel once per burst, not once
-  // per segment (two system calls per 64 KiB frame otherwise).
-  std::optional<uint32_t> window;
+  // The window each segment advertises is measured once per burst:
+  // nothing in this loop writes to the host socket, so window_to_advertise
+  // reuses it (TcpFlow::wnd_fresh).
   while (true) {
     // Once the end of the stream is known, everything up to fin_seq is data
     // still in the socket (resent after a rewind), then the FIN; never peek
@@ -394,8 +393,7 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
     if (f.h_eof) n = std::min<size_t>(n, f.fin_seq - f.snd_nxt);
     const ssize_t r = ctx_.host.peek(f.fd, ctx_.out.l4() + TcpHdr::kMinLen, n);
     if (r > 0) {
-      if (!window) window = window_to_advertise(f);
-      send_segment(f, TcpHdr::kAck | TcpHdr::kPsh, f.snd_nxt, size_t(r), false, window);
+      send_segment(f, TcpHdr::kAck | TcpHdr::kPsh, f.snd_nxt, size_t(r), false);
       f.snd_nxt += uint32_t(r);
       if (seq_gt(f.snd_nxt, f.snd_max)) {
         ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max);
@@ -553,15 +551,14 @@ uint32_t Tcp::window_to_advertise(TcpFlow& f) {
 // IP and TCP header bytes per segment without options: MSS = MTU - this.
 static size_t ip_tcp_overhead(const TcpFlow& f) { return f.key.caddr.is_v4_mapped() ? 40 : 60; }
 
-void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options,
-                       std::optional<uint32_t> window) {
+void Tcp::send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options) {
   TcpHdr th;
   th.sport = f.key.dport;
   th.dport = f.key.cport;
   th.seq = seq;
   th.ack = f.rcv_nxt;
   th.flags = flags;
-  const uint32_t wnd = window ? *window : window_to_advertise(f);
+  const uint32_t wnd = window_to_advertise(f);
   if (syn_options) {
     th.window = uint16_t(std::min<uint32_t>(wnd, 0xffff));
     th.mss = int(ctx_.cfg.mtu - ip_tcp_overhead(f));

@@ -44,7 +44,6 @@
 #include "netstack/wire/tcp.hpp"
 
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <vector>
 
@@ -171,10 +170,8 @@ class Tcp {
   void retransmit(uint32_t slot, uint64_t now_ms);
   void arm_timer(uint32_t slot, uint64_t now_ms);
   uint32_t window_to_advertise(TcpFlow& f);
-  // `window`: the window to advertise if already known (else asked of the
-  // host socket, window_to_advertise).
-  void send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options,
-                    std::optional<uint32_t> window = std::nullopt);
+  // The segment advertises window_to_advertise(f).
+  void send_segment(TcpFlow& f, uint8_t flags, uint32_t seq, size_t payload_len, bool syn_options);
   void send_ack(uint32_t slot);
   void send_rst_for(const L3& ip, const wire::TcpHdr& th, size_t payload_len);
   void reset_container(uint32_t slot);
