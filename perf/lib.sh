@@ -94,38 +94,31 @@ proc_tree() {
   echo "${pids[@]}"
 }
 
-# cpu_ticks PID: utime+stime (+ reaped children's) of PID's process tree, in
-# clock ticks (all threads: /proc/PID/stat sums them).
-cpu_ticks() {
-  local t=0 p
+# tree_sum PID FILE AWK: the sum, over PID's process tree, of the number the
+# awk program AWK prints for /proc/P/FILE (0 for a process gone meanwhile).
+tree_sum() {
+  local t=0 p v
   for p in $(proc_tree "$1"); do
-    t=$((t + $(awk '{sub(/.*\) /, ""); print $12 + $13 + $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
+    v=$(awk "$3" /proc/"$p"/"$2" 2>/dev/null)
+    t=$((t + ${v:-0}))
   done
   echo "$t"
 }
+
+# cpu_ticks PID: utime+stime (+ reaped children's) of PID's process tree, in
+# clock ticks (all threads: /proc/PID/stat sums them).
+cpu_ticks() { tree_sum "$1" stat '{sub(/.*\) /, ""); print $12 + $13 + $14 + $15}'; }
 CLK_TCK=$(getconf CLK_TCK)
 
 # rss_kib PID: VmRSS of PID's process tree (ferry: translator + namespace
 # agent), KiB. Shared pages are counted once per process (an upper bound).
-rss_kib() {
-  local t=0 p
-  for p in $(proc_tree "$1"); do
-    t=$((t + $(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+rss_kib() { tree_sum "$1" status '/^VmRSS:/ {print $2}'; }
 
 # pss_kib PID: proportional set size of PID's process tree
-# (/proc/PID/smaps_rollup): pages shared between the tree's processes, or
-# with the rest of the machine, count once in all instead of once per
+# (/proc/PID/smaps_rollup), KiB: pages shared between the tree's processes,
+# or with the rest of the machine, count once in all instead of once per
 # process.
-pss_kib() {
-  local t=0 p
-  for p in $(proc_tree "$1"); do
-    t=$((t + $(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+pss_kib() { tree_sum "$1" smaps_rollup '/^Pss:/ {print $2}'; }
 
 # iperf3_json OUT ARGS...: runs iperf3 -J into OUT (in the container when
 # IPERF_IN_CTR=1, in network namespace IPERF_NS when set); non-zero if

@@ -52,6 +52,8 @@ struct FakeSocket {
   size_t discarded = 0;
   int rewinds = 0;
   int recv_calls = 0;
+  int space_calls = 0;  // send_space(): the window measured
+  int peek_calls = 0;
   int adopted = 0;
 };
 
@@ -103,6 +105,7 @@ class FakeHost : public core::Host {
   }
   ssize_t peek(int fd, uint8_t* p, size_t n) override {
     auto& s = sock(fd);
+    ++s.peek_calls;
     if (s.rx_errno) return -s.rx_errno;
     if (s.peek_off < s.rx.size()) {
       size_t k = std::min(n, s.rx.size() - s.peek_off);
@@ -122,7 +125,10 @@ class FakeHost : public core::Host {
     s.peek_off -= std::min(n, s.peek_off);
     s.discarded += n;
   }
-  size_t send_space(int fd) override { return sock(fd).space; }
+  size_t send_space(int fd) override {
+    ++sock(fd).space_calls;
+    return sock(fd).space;
+  }
   void shutdown_write(int fd) override { sock(fd).shut_wr = true; }
   void close(int fd, bool reset) override {
     auto& s = sock(fd);

@@ -2,7 +2,7 @@
 // REQUEST, RELEASE and INFORM go in through the stack as frames on the tap,
 // the replies are parsed back (options, addresses, where they are sent), and
 // malformed messages are dropped, counted, and harmless.
-#include "fakes.hpp"
+#include "stack_fixture.hpp"
 #include "netstack/core/stack.hpp"
 #include "netstack/wire/dhcp4.hpp"
 
@@ -109,22 +109,14 @@ Reply parse_reply(const Seen& s) {
   return r;
 }
 
-class DhcpTest : public ::testing::Test {
+class DhcpTest : public StackFixture {
  protected:
-  core::NetConfig cfg;
-  FakeHost host;
-  FakeTap tap;
-  SeqRandom rng;
-  FrameBuilder fb;
   bool vnet = false;
-  std::unique_ptr<core::Stack> stack;
-  uint64_t now = 5000;
 
   void SetUp() override { start(); }
   void start() {
-    fb.vnet = vnet;
     fb.gw_mac = kBroadcastMac;  // clients broadcast
-    stack = std::make_unique<core::Stack>(cfg, host, tap, rng, vnet);
+    make_stack(vnet);
   }
   // The client sends `m` from its own address `src` (0.0.0.0 before it has
   // one) to `dst`, from its MAC m.chaddr.

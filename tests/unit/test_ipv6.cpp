@@ -2,7 +2,7 @@
 // container's IPv6 address (duplicate address detection, then its traffic)
 // and the IPv6 tap path of published ports that needs it (TCP and UDP), the
 // container seeing the client's own IPv6 address.
-#include "fakes.hpp"
+#include "stack_fixture.hpp"
 #include "netstack/core/stack.hpp"
 
 #include <gtest/gtest.h>
@@ -17,27 +17,17 @@ constexpr uint8_t SYN = TcpHdr::kSyn, ACK = TcpHdr::kAck;
 
 wire::Ip6 ip6(std::string_view s) { return *core::parse_ip6(s); }
 
-class Ipv6Script : public ::testing::Test {
+class Ipv6Script : public StackFixture {
  protected:
-  core::NetConfig cfg;
-  FakeHost host;
-  FakeTap tap;
-  SeqRandom rng;
-  FrameBuilder fb;
-  std::unique_ptr<core::Stack> stack;
-  uint64_t now = 1000;
   const wire::Ip6 guest = ip6("fd00::5054:ff:fe12:3456");  // a SLAAC address
   const wire::Ip6 client = ip6("2001:db8::9");
 
   void SetUp() override {
+    now = 1000;
     cfg.ipv6 = true;
     cfg.mtu = 1500;
-    stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false);
+    make_stack();
     stack->on_timer(now);
-  }
-  void in(const Bytes& f) {
-    stack->on_frame(f, now);
-    stack->flush(now);
   }
   Seen6 out() {
     EXPECT_FALSE(tap.frames.empty());

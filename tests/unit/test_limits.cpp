@@ -4,7 +4,7 @@
 // least recently active flow when the table, a source port or the DNS
 // forwarder is at its bound; reassembly keeps a fixed number of datagrams.
 // Every bound is counted and never leaks a socket.
-#include "fakes.hpp"
+#include "stack_fixture.hpp"
 #include "netstack/core/limits.hpp"
 #include "netstack/core/stack.hpp"
 
@@ -18,23 +18,9 @@ namespace {
 const wire::Ip4 kGuest(10, 0, 2, 100), kDns(10, 0, 2, 3), kRemote(192, 0, 2, 7);
 constexpr uint8_t SYN = wire::TcpHdr::kSyn, ACK = wire::TcpHdr::kAck, RST = wire::TcpHdr::kRst;
 
-class LimitsTest : public ::testing::Test {
+class LimitsTest : public StackFixture {
  protected:
-  core::NetConfig cfg;
-  core::Limits lim;
-  FakeHost host;
-  FakeTap tap;
-  SeqRandom rng;
-  FrameBuilder fb;
-  std::unique_ptr<core::Stack> stack;
-  uint64_t now = 5000;
-
-  void start() { stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false, lim); }
-  void in(const Bytes& f) {
-    stack->on_frame(f, now);
-    stack->flush(now);
-  }
-  uint64_t dropped(wire::Drop d) const { return stack->counters().dropped(d); }
+  void start() { make_stack(); }
   void syn(uint16_t sport, uint16_t dport = 80) {
     in(fb.tcp(kGuest, kRemote, sport, dport, 1000, 0, SYN, 65535, {}, 1460, 7));
   }

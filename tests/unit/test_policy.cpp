@@ -3,7 +3,7 @@
 // the hook in Context::map_destination as packet scripts: a denied SYN is
 // refused with an RST, denied UDP and ICMP echo are dropped and counted, the
 // gateway is judged as 127.0.0.1, the DNS forwarder's upstream is exempt.
-#include "fakes.hpp"
+#include "stack_fixture.hpp"
 #include "netstack/core/policy.hpp"
 #include "netstack/core/stack.hpp"
 
@@ -158,23 +158,11 @@ TEST(Policy, LoopbackAliasIsJudgedAsLoopback) {
 const wire::Ip4 kGuest(10, 0, 2, 100), kGw(10, 0, 2, 2), kDns(10, 0, 2, 3), kMeta(169, 254, 169, 254),
     kRemote(192, 0, 2, 7);
 
-class PolicyStackTest : public ::testing::Test {
+class PolicyStackTest : public StackFixture {
  protected:
-  core::NetConfig cfg;
-  FakeHost host;
-  FakeTap tap;
-  SeqRandom rng;
-  FrameBuilder fb;
-  std::unique_ptr<core::Stack> stack;
-  uint64_t now = 5000;
-
   void start(std::initializer_list<std::pair<bool, const char*>> rules) {
     for (auto [allow, spec] : rules) ASSERT_TRUE(cfg.egress.add(allow, spec));
-    stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false);
-  }
-  void in(const Bytes& f) {
-    stack->on_frame(f, now);
-    stack->flush(now);  // as the loop does after each batch of frames
+    make_stack();
   }
   uint64_t denied() const { return stack->counters().dropped(wire::Drop::policy_denied); }
 };

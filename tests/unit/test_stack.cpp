@@ -1,7 +1,7 @@
 // Frame dispatch outside TCP: ARP, ICMP echo (local and forwarded), UDP
 // flows and DNS forwarding, fragment reassembly, and malformed frames (each
 // dropped and counted, the stack still serving afterwards).
-#include "fakes.hpp"
+#include "stack_fixture.hpp"
 #include "netstack/core/stack.hpp"
 
 #include <gtest/gtest.h>
@@ -13,21 +13,9 @@ namespace {
 
 const wire::Ip4 kGuest(10, 0, 2, 100), kGw(10, 0, 2, 2), kDns(10, 0, 2, 3), kRemote(192, 0, 2, 7);
 
-class StackTest : public ::testing::Test {
+class StackTest : public StackFixture {
  protected:
-  core::NetConfig cfg;
-  FakeHost host;
-  FakeTap tap;
-  SeqRandom rng;
-  FrameBuilder fb;
-  std::unique_ptr<core::Stack> stack;
-  uint64_t now = 5000;
-
-  void SetUp() override { stack = std::make_unique<core::Stack>(cfg, host, tap, rng, false); }
-  void in(const Bytes& f) {
-    stack->on_frame(f, now);
-    stack->flush(now);  // as the loop does after each batch of frames
-  }
+  void SetUp() override { make_stack(); }
   Seen out() {
     EXPECT_FALSE(tap.frames.empty());
     if (tap.frames.empty()) return {};
@@ -182,18 +170,19 @@ TEST_F(StackTest, UdpQueuedForAnExpiredFlowAreCounted) {
 // flow on the socket the forwarder made; the container's replies go back out
 // of that socket; the next datagram of the same client reuses the flow.
 TEST_F(StackTest, InboundUdpOpensAFlowAndRepliesReturnThroughIt) {
-  const core::SockAddr4 client{wire::Ip4(198, 18, 0, 2), 40000};
+  const wire::Ip4 caddr(198, 18, 0, 2);
+  const core::SockAddr client = core::SockAddr::v4(caddr, 40000);
   int made = 0;
   auto make = [&] {
     ++made;
-    return host.udp_open(core::SockAddr::v4(client.addr, client.port));
+    return host.udp_open(client);
   };
   const std::string q = "query";
   stack->udp_inbound(client, 53, {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now, make);
   EXPECT_EQ(made, 1);
   Seen a = out();
   EXPECT_TRUE(a.l4_checksum_ok);
-  EXPECT_EQ(a.ip.src, client.addr);
+  EXPECT_EQ(a.ip.src, caddr);
   EXPECT_EQ(a.ip.dst, kGuest);
   EXPECT_EQ(a.udp->sport, 40000);
   EXPECT_EQ(a.udp->dport, 53);
@@ -202,7 +191,7 @@ TEST_F(StackTest, InboundUdpOpensAFlowAndRepliesReturnThroughIt) {
   EXPECT_EQ(made, 1) << "same client, same flow";
   out();
   // The container answers: out of the flow's socket, to nobody else.
-  in(fb.udp(kGuest, client.addr, 53, 40000, "answer"));
+  in(fb.udp(kGuest, caddr, 53, 40000, "answer"));
   const int fd = host.last_fd();
   ASSERT_EQ(host.sock(fd).dgrams_out.size(), 1u);
   EXPECT_EQ(host.sock(fd).dgrams_out[0], "answer");
@@ -212,7 +201,8 @@ TEST_F(StackTest, InboundUdpOpensAFlowAndRepliesReturnThroughIt) {
 
 TEST_F(StackTest, InboundUdpWithoutASocketIsCountedNotSent) {
   const std::string q = "x";
-  stack->udp_inbound({wire::Ip4(198, 18, 0, 2), 1}, 53, {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now,
+  stack->udp_inbound(core::SockAddr::v4(wire::Ip4(198, 18, 0, 2), 1), 53,
+                     {reinterpret_cast<const uint8_t*>(q.data()), q.size()}, now,
                      [] { return -24; });
   EXPECT_TRUE(tap.frames.empty());
   EXPECT_EQ(stack->counters().dropped(wire::Drop::udp_send_failed), 1u);

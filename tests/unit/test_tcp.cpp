@@ -1,7 +1,7 @@
 // The TCP translator driven by packet scripts: the container's segments go in
 // as frames, the host side is a fake socket, time is injected. Each test
 // reads as "container sends X; host does Y; expect frames Z".
-#include "fakes.hpp"
+#include "stack_fixture.hpp"
 #include "netstack/core/stack.hpp"
 
 #include <gtest/gtest.h>
@@ -16,29 +16,20 @@ constexpr uint8_t SYN = TcpHdr::kSyn, ACK = TcpHdr::kAck, FIN = TcpHdr::kFin, RS
                   PSH = TcpHdr::kPsh;
 const wire::Ip4 kGuest(10, 0, 2, 100), kGw(10, 0, 2, 2), kRemote(192, 0, 2, 7);
 
-class TcpScript : public ::testing::Test {
+class TcpScript : public StackFixture {
  protected:
-  core::NetConfig cfg;
-  FakeHost host;
-  FakeTap tap;
-  SeqRandom rng;
-  FrameBuilder fb;
-  std::unique_ptr<core::Stack> stack;
-  uint64_t now = 1000;
   uint32_t cseq = 5000;  // container's next sequence number
   uint32_t isn = 0;      // ferry's ISN as seen in the SYN-ACK
   int fd = -1;
 
-  void SetUp() override { make(false); }
-  void make(bool vnet) {
-    fb.vnet = vnet;
-    cfg.mtu = 1500;
-    stack = std::make_unique<core::Stack>(cfg, host, tap, rng, vnet);
-    stack->on_timer(now);  // schedules housekeeping; only RTOs come earlier
+  void SetUp() override {
+    now = 1000;
+    make(false);
   }
-  void in(const Bytes& f) {
-    stack->on_frame(f, now);
-    stack->flush(now);
+  void make(bool vnet) {
+    cfg.mtu = 1500;
+    make_stack(vnet);
+    stack->on_timer(now);  // schedules housekeeping; only RTOs come earlier
   }
   void seg(uint8_t flags, const std::string& payload = {}, uint16_t win = 65535, uint32_t ack = 0) {
     in(fb.tcp(kGuest, dst, 40000, dport, cseq, ack ? ack : isn + 1 + acked, flags, win, payload));
@@ -84,6 +75,59 @@ TEST_F(TcpScript, SynBecomesHostConnectToSameAddress) {
   EXPECT_EQ(s.dst.addr, kRemote);
   EXPECT_EQ(s.dst.port, 80);
   EXPECT_EQ(stack->counters().tcp_flows_opened, 1u);
+}
+
+// A burst of host data measures the host socket's window once (TcpFlow::
+// wnd_fresh), not once per segment: a download's segments cost no
+// getsockopt each.
+TEST_F(TcpScript, DownloadBurstMeasuresTheWindowAtMostOnce) {
+  establish();
+  seg(ACK | PSH, "up");  // written to the socket: the window must be measured again
+  auto& s = host.sock(fd);
+  s.rx = std::string(20 * 1400, 'd');
+  const int before = s.space_calls;
+  event(core::kEvIn);
+  EXPECT_GE(tap.frames.size(), 19u);
+  EXPECT_LE(s.space_calls - before, 1);
+}
+
+// Once a peek found the host socket empty, ACKs and window updates from the
+// container do not peek it again; its next readiness does.
+TEST_F(TcpScript, EmptyHostSocketIsNotPeekedUntilReadable) {
+  establish();
+  auto& s = host.sock(fd);
+  s.rx = "hello";
+  event(core::kEvIn);
+  EXPECT_EQ(out().payload, "hello");
+  const int before = s.peek_calls;
+  acked = 5;
+  seg(ACK);
+  seg(ACK, {}, 30000);
+  seg(ACK, {}, 60000);
+  EXPECT_EQ(s.peek_calls, before) << "no peek of a socket known to be empty";
+  s.rx += "world";
+  event(core::kEvIn);
+  EXPECT_EQ(out().payload, "world");
+}
+
+// An upload is acknowledged within a batch once a quarter of the advertised
+// window (at least kMinAckEvery) has arrived, not only at the batch's end,
+// so the container's window never runs dry while ferry works through it.
+TEST_F(TcpScript, UploadIsAcknowledgedMidBatch) {
+  establish();
+  const uint32_t start = cseq;
+  const std::string chunk(1400, 'u');
+  for (int i = 0; i < 200; ++i) {  // 280 KB in one batch: no flush between
+    stack->on_frame(fb.tcp(kGuest, dst, 40000, dport, cseq, isn + 1, ACK, 65535, chunk), now);
+    cseq += uint32_t(chunk.size());
+  }
+  ASSERT_EQ(tap.frames.size(), 1u) << "one ACK before the batch ends";
+  Seen a = out();
+  EXPECT_EQ(a.tcp->flags, ACK);
+  EXPECT_GE(a.tcp->ack - start, uint32_t(core::Tcp::kMinAckEvery));
+  stack->flush(now);
+  EXPECT_EQ(out().tcp->ack, cseq) << "the rest at the end of the batch";
+  EXPECT_EQ(host.sock(fd).sent.size(), 200u * 1400u);
 }
 
 TEST_F(TcpScript, GatewayMapsToHostLoopback) {
@@ -455,7 +499,7 @@ TEST_F(TcpScript, InboundConnectionOpensTowardsTheContainerOverTheTap) {
   int hfd = host.tcp_connect(core::SockAddr::v4(wire::Ip4(0, 0, 0, 0), 0));  // stands for the accepted socket
   host.sock(hfd).connecting = false;
   const wire::Ip4 client(198, 51, 100, 9);
-  ASSERT_TRUE(stack->open_inbound(hfd, {client, 51000}, 80, now));
+  ASSERT_TRUE(stack->open_inbound(hfd, core::SockAddr::v4(client, 51000), 80, now));
   Seen syn = out();
   EXPECT_EQ(syn.tcp->flags, SYN);
   EXPECT_EQ(syn.ip.src, client);
@@ -504,7 +548,7 @@ TEST_F(TcpScript, InboundConnectionRefusedByTheContainerResetsTheClient) {
   const wire::Ip4 client(198, 51, 100, 9);
   in(fb.arp_request(kGuest, kGw));
   tap.frames.clear();
-  ASSERT_TRUE(stack->open_inbound(hfd, {client, 51001}, 81, now));
+  ASSERT_TRUE(stack->open_inbound(hfd, core::SockAddr::v4(client, 51001), 81, now));
   Seen syn = out();
   EXPECT_EQ(syn.eth.dst, fb.guest_mac);
   in(fb.tcp(kGuest, client, 81, 51001, 0, syn.tcp->seq + 1, RST | ACK, 0));
