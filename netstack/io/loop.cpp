@@ -28,7 +28,7 @@ constexpr uint64_t kOutBit = 1ull << 62;
 constexpr uint64_t kTapData = 0x20ull << 56;
 constexpr uint64_t kExitData = 0x21ull << 56;
 constexpr uint64_t kSignalData = 0x22ull << 56;
-constexpr uint64_t kIgnoreData = 0x23ull << 56;  // poll removals
+constexpr uint64_t kIgnoreData = 0x23ull << 56;  // poll cancellations
 constexpr uint64_t kGoneData = 0x24ull << 56;
 constexpr uint64_t kPostData = 0x25ull << 56;
 constexpr uint64_t kTapReadData = 0x26ull << 56;
@@ -149,10 +149,16 @@ void Loop::forget(int fd) {
   const uint64_t token = it->second;
   fd_token_.erase(it);
   // Cancel both kinds of poll for this socket; their final completions carry
-  // a stale token and are ignored by the stack (generation check).
+  // a stale token and are ignored by the stack (generation check). An
+  // ASYNC_CANCEL, not a POLL_REMOVE: with DEFER_TASKRUN a poll whose wake-up
+  // is queued but not yet run (the peer closed in this very batch) refuses a
+  // POLL_REMOVE with -EALREADY and, being multishot, then stays armed for
+  // good, holding the closed socket's file (one leaked socket per
+  // connection, and a cancel lookup that grows with them). ASYNC_CANCEL
+  // marks it cancelled, and the pending wake-up ends it.
   for (uint64_t ud : {token, token | kOutBit}) {
     io_uring_sqe* s = sqe();
-    io_uring_prep_poll_remove(s, ud);
+    io_uring_prep_cancel64(s, ud, 0);
     io_uring_sqe_set_data64(s, kIgnoreData);
   }
   in_polls_.erase(token);
@@ -324,7 +330,7 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
       } else if (ud == kSignalData) {
         handle_signals(stack);
       } else if (ud == kIgnoreData) {
-        // completion of a poll removal
+        // completion of a poll cancellation
       } else if (const uint64_t token = ud & ~kOutBit; (token >> 56) >= 1 && (token >> 56) <= kLastSinkKind) {
         if (res == -ECANCELED) continue;
         const uint8_t kind = uint8_t(token >> 56);

@@ -62,6 +62,19 @@ ft_start_ferry() {
 
 # ft_fd_count PID: open descriptors of a process.
 ft_fd_count() { ls "/proc/$1/fd" | wc -l; }
+# ft_uring_armed PID: how many requests (polls, the tap read) PID's io_uring
+# holds armed, from the ring's fdinfo (its PollList); empty when the kernel
+# does not list them. A socket closed while io_uring still polls it stays
+# alive in the kernel without a descriptor: ft_fd_count does not see it.
+ft_uring_armed() {
+  local f
+  for f in /proc/"$1"/fd/*; do
+    [ "$(readlink "$f" 2>/dev/null)" = "anon_inode:[io_uring]" ] || continue
+    grep -q '^PollList:' "/proc/$1/fdinfo/${f##*/}" 2>/dev/null || return 0
+    grep -c 'op=' "/proc/$1/fdinfo/${f##*/}" || true
+    return 0
+  done
+}
 
 # ft_counters: asks ferry for its counters (SIGUSR1) and prints them.
 ft_counters() {
