@@ -54,6 +54,9 @@ usage: perf/run.sh [options]
   --udp-rate R   iperf3 -b for the UDP rows (default 10G)
   --udp-steps N  offered rates tried by the UDP search for the best rate
                  under 1 % loss (default 7)
+  --udp-pacing US  iperf3 --pacing-timer of that search, microseconds
+                 (default 20; iperf3's own default, 1000, sends bursts that
+                 overflow the receiver's buffer by themselves)
   --flows N      open flows for the memory row (default 10000)
   --out DIR      results folder (default: $top/perf/results/<date>-<time>)
   -h, --help     this text
@@ -62,7 +65,7 @@ EOF
 }
 
 BUILD=$top/build-rel FERRY= SECS=10 RUNS=3 ONLY=tap,veth,fwd_lo,fwd_tap,udp,rr,crr,mem
-TOOLS=ferry,slirp4netns,pasta UDP_RATE=10G UDP_STEPS=7 FLOWS=10000 OUT=
+TOOLS=ferry,slirp4netns,pasta UDP_RATE=10G UDP_STEPS=7 UDP_PACING=20 FLOWS=10000 OUT=
 while [ $# -gt 0 ]; do
   case $1 in
     --build) BUILD=$(realpath -m "$2"); shift 2 ;;
@@ -73,14 +76,15 @@ while [ $# -gt 0 ]; do
     --tools) TOOLS=$2; shift 2 ;;
     --udp-rate) UDP_RATE=$2; shift 2 ;;
     --udp-steps) UDP_STEPS=$2; shift 2 ;;
+    --udp-pacing) UDP_PACING=$2; shift 2 ;;
     --flows) FLOWS=$2; shift 2 ;;
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "perf/run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-[[ $SECS =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ && $FLOWS =~ ^[0-9]+$ && $UDP_STEPS =~ ^[0-9]+$ && $SECS -gt 0 && $RUNS -gt 0 ]] ||
-  { echo "perf/run.sh: --secs, --runs, --udp-steps and --flows take positive integers" >&2; exit 2; }
+[[ $SECS =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ && $FLOWS =~ ^[0-9]+$ && $UDP_STEPS =~ ^[0-9]+$ && $UDP_PACING =~ ^[0-9]+$ && $UDP_PACING -gt 0 && $SECS -gt 0 && $RUNS -gt 0 ]] ||
+  { echo "perf/run.sh: --secs, --runs, --udp-steps, --udp-pacing and --flows take positive integers" >&2; exit 2; }
 for g in ${ONLY//,/ }; do
   case $g in tap | veth | fwd_lo | fwd_tap | udp | rr | crr | mem) ;; *) echo "perf/run.sh: unknown row group $g" >&2; exit 2 ;; esac
 done
@@ -152,7 +156,7 @@ tools=(${TOOLS//,/ })
 cat >"$OUT/conditions.json" <<EOF
 {"date": "$(date -Is)", "host": "$(hostname)", "kernel": "$(uname -r)", "cpus": $(nproc),
  "load_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "secs": $SECS, "runs": $RUNS, "rows": "$ONLY",
- "udp_rate": "$UDP_RATE", "udp_steps": $UDP_STEPS, "flows": $FLOWS, "mtu": 65520, "nofile": $NOFILE,
+ "udp_rate": "$UDP_RATE", "udp_steps": $UDP_STEPS, "udp_pacing_us": $UDP_PACING, "flows": $FLOWS, "mtu": 65520, "nofile": $NOFILE,
  "ferry": "$(cd "$top" && git describe --always --dirty 2>/dev/null || echo unknown) ($FERRY)",
  "slirp4netns": "$(slirp4netns --version 2>/dev/null | head -n1)",
  "pasta": "$(dpkg-query -W -f '${Version}' passt 2>/dev/null)",
@@ -241,13 +245,17 @@ udp_row() {
 # Offered rates start at 250 Mbit/s and double while the loss stays under
 # 1 %, then bisect between the last clean and the first lossy rate, for
 # UDP_STEPS runs of iperf3 -u in all; records the highest received Gbit/s of
-# a clean run (0 if none was clean).
+# a clean run (0 if none was clean). The sender paces every UDP_PACING us:
+# with iperf3's default of 1 ms, at 1 Gbit/s it sends ~90 datagrams at once,
+# about what the receiver's default buffer (rmem_default) holds, and the
+# bare loopback then loses over 1 % at rates it carries cleanly when paced
+# finely (docs/performance.md, "Method").
 udp_search() {
   local tool=$1 metric=$2; shift 2
   local i f=$FT_TMP/iperf.json rate=250 lo=0 hi=0 best=0 gbps loss none=0
   for ((i = 0; i < UDP_STEPS; i++)); do
     gbps= loss=
-    if iperf3_json "$f" -u -b "${rate}M" -t "$SECS" --connect-timeout 5000 "$@"; then
+    if iperf3_json "$f" -u -b "${rate}M" --pacing-timer "$UDP_PACING" -t "$SECS" --connect-timeout 5000 "$@"; then
       gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
       loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
     fi
