@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -45,7 +46,8 @@ bool make_pipe(int& r, int& w) {
 }
 }  // namespace
 
-SpliceForwarder::SpliceForwarder(io::Loop& loop, io::NsAgent& agent) : loop_(loop), agent_(agent) {
+SpliceForwarder::SpliceForwarder(io::Loop& loop, io::NsAgent& agent)
+    : loop_(loop), agent_(agent), spare_fd_(eventfd(0, EFD_CLOEXEC)) {
   loop_.add_sink(kKind, this);
 }
 
@@ -54,6 +56,7 @@ SpliceForwarder::~SpliceForwarder() {
     if (conns_[i].used) close_conn(i, false);
   for (auto& l : listeners_)
     if (l.used) close_socket(loop_, l.fd, false);
+  if (spare_fd_ >= 0) close(spare_fd_);
 }
 
 uint64_t SpliceForwarder::token(uint32_t slot, uint8_t role) const {
@@ -128,11 +131,13 @@ void SpliceForwarder::on_event(uint64_t tok, uint32_t events, uint64_t /*now_ms*
 // Accepts until the queue is empty: the listener's poll reports new
 // arrivals only, so connections left in the queue would wait forever.
 void SpliceForwarder::accept_all(Listener& l) {
+  if (spare_fd_ < 0) spare_fd_ = eventfd(0, EFD_CLOEXEC);  // lost to a race for the freed slot
   while (true) {
     Endpoint peer, local;
     peer.len = local.len = sizeof peer.ss;
     int fd = accept4(l.fd, peer.sa(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && turn_away_one(l)) continue;
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         spdlog::warn("accept on a forwarded port: {}", strerror(errno));
       return;
@@ -146,6 +151,25 @@ void SpliceForwarder::accept_all(Listener& l) {
     }
     start_conn(fd, l);
   }
+}
+
+bool SpliceForwarder::turn_away_one(Listener& l) {
+  if (spare_fd_ < 0) return false;
+  const int err = errno;
+  close(spare_fd_);
+  const int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const int accept_err = errno;
+  if (fd >= 0) {
+    linger lg{1, 0};  // a reset: the client learns at once
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    if (turned_away_++ % 1000 == 0)
+      spdlog::warn("descriptor limit reached ({}): forwarded connections are reset on arrival ({} so far)",
+                   strerror(err), turned_away_);
+  }
+  spare_fd_ = eventfd(0, EFD_CLOEXEC);
+  errno = fd >= 0 ? err : accept_err;  // EAGAIN: the queue is empty
+  return fd >= 0;
 }
 
 bool SpliceForwarder::connect_ctr(Conn& c, uint32_t slot) {

@@ -104,6 +104,10 @@ class SpliceForwarder : public io::EventSink {
 
   uint64_t token(uint32_t slot, uint8_t role) const;
   void accept_all(Listener& l);
+  // Out of descriptors (accept4 failed with EMFILE/ENFILE): gives up the
+  // spare descriptor to accept one queued connection and reset it, then
+  // takes the spare back. False when there is no spare (or nothing queued).
+  bool turn_away_one(Listener& l);
   void start_conn(int host_fd, const Listener& l);
   // Starts a connect to the next target that does not fail at once.
   bool connect_ctr(Conn& c, uint32_t slot);
@@ -122,6 +126,12 @@ class SpliceForwarder : public io::EventSink {
   size_t active_conns_ = 0;
   TapPath tap_path_;
   std::vector<uint32_t> dirty_;  // slots with want != 0
+  // Held only to be closed when the descriptor table is full, so that a
+  // connection waiting in a listener's queue can still be accepted and
+  // reset: left there, its client would wait for good, because the
+  // listener's poll reports new arrivals only.
+  int spare_fd_ = -1;
+  uint64_t turned_away_ = 0;
 };
 
 class UdpForwarder;

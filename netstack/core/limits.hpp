@@ -9,7 +9,7 @@
 // Rule: kReservedFds descriptors are kept for ferry itself (tap, io_uring,
 // signalfd, eventfd, inotify/pidfd, API socket, listeners, logs); half of the
 // rest is the translator's (tcp_flows + dgram_flows), the other half is left
-// to the port forwarder's connections (4 descriptors each: two sockets, two
+// to the port forwarder's connections (6 descriptors each: two sockets, two
 // pipes). When the configured flows do not fit, both tables shrink in
 // proportion, and the bounds below them (half-open, per port, DNS) shrink
 // with them.

@@ -27,6 +27,10 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
                                checks each intact and in order; prints what arrived
   udp-burst HOST PORT N SIZE   sends N datagrams back to back (SIZE bytes, or "mixed":
                                sizes varying per datagram)
+  fill-conns HOST PORT N       opens up to N echo connections and holds them until one
+                               is turned away (closed or reset); fails if one hangs
+                               (no echo, no close within 3 s) or none is turned away;
+                               then closes them all and checks a new one echoes
 """
 import os
 import socket
@@ -236,6 +240,36 @@ def hold_echo(host, port, secs):
     print("held ok")
 
 
+def fill_conns(host, port, n):
+    held, turned_away = [], None
+    for i in range(n):
+        c = socket.create_connection((host, port), timeout=3)
+        try:
+            c.sendall(b"x")
+            got = c.recv(1)
+        except socket.timeout:
+            sys.exit(f"connection {i + 1} hangs: no echo and no close in 3 s ({len(held)} held)")
+        except OSError:  # ECONNRESET: turned away
+            got = b""
+        if got == b"x":
+            held.append(c)
+            continue
+        c.close()
+        turned_away = i + 1
+        break
+    if turned_away is None:
+        sys.exit(f"all {n} connections echoed: the limit was never reached")
+    print(f"{len(held)} connections held, number {turned_away} turned away at once", flush=True)
+    for c in held:
+        c.close()
+    time.sleep(1)
+    with socket.create_connection((host, port), timeout=5) as c:
+        c.sendall(b"again")
+        if recv_exact(c, 5) != b"again":
+            sys.exit("no echo after the held connections closed")
+    print("a new connection echoes after they closed")
+
+
 def serve_peer(port, family=socket.AF_INET):
     s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -408,6 +442,7 @@ def main():
         "udp-clients": (udp_clients, [str, int, int]),
         "udp-sink": (udp_sink, [str, int, int]),
         "udp-burst": (udp_burst, [str, int, int, str]),
+        "fill-conns": (fill_conns, [str, int, int]),
     }
     if cmd not in table or len(args) != len(table[cmd][1]):
         sys.exit(__doc__)
