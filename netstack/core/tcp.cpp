@@ -393,10 +393,20 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
     if (f.h_eof) n = std::min<size_t>(n, f.fin_seq - f.snd_nxt);
     const ssize_t r = ctx_.host.peek(f.fd, ctx_.out.l4() + TcpHdr::kMinLen, n);
     if (r > 0) {
-      send_segment(f, TcpHdr::kAck | TcpHdr::kPsh, f.snd_nxt, size_t(r), false);
+      // The last of the stream (the peer's FIN is in, and the peek did not
+      // fill what it asked for): the FIN rides on this segment, which saves
+      // the container a frame and ferry a peek, the common end of a reply.
+      const bool last = f.h_rdhup && !f.h_eof && size_t(r) < n;
+      send_segment(f, uint8_t(TcpHdr::kAck | TcpHdr::kPsh | (last ? TcpHdr::kFin : 0)), f.snd_nxt, size_t(r), false);
       f.snd_nxt += uint32_t(r);
+      if (last) {
+        f.h_eof = true;
+        f.fin_seq = f.snd_nxt;
+        f.fin_sent = true;
+        f.snd_nxt += 1;
+      }
       if (seq_gt(f.snd_nxt, f.snd_max)) {
-        ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max);
+        ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max) - (last ? 1 : 0);
         f.snd_max = f.snd_nxt;
         if (!f.rtt_timing) {  // new data: time it (RFC 6298 3, Karn)
           f.rtt_timing = true;
@@ -515,6 +525,7 @@ void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   }
   if (events & (kEvIn | kEvRdHup | kEvHup | kEvErr)) {
     f.h_readable = true;
+    if (events & (kEvRdHup | kEvHup)) f.h_rdhup = true;
     push(slot, now_ms);
   }
   close_if_done(slot);

@@ -84,6 +84,10 @@ struct TcpFlow {
   uint8_t c_wscale = 0;      // shift applied to the container's windows
   uint8_t our_wscale = 0;    // shift applied to the windows we advertise
   bool h_eof = false;        // host peer closed its side (all data read)
+  // The host peer's FIN has arrived (POLLRDHUP/POLLHUP): the socket holds
+  // the rest of the stream, so a peek that returns less than it asked for
+  // has reached its end and its segment can carry our FIN.
+  bool h_rdhup = false;
   // The host socket may hold bytes not yet peeked: set by its readiness
   // (and by a rewind), cleared when a peek finds nothing, so that the
   // container's ACKs of a one-way upload do not each cost a peek that

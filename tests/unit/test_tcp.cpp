@@ -370,12 +370,17 @@ TEST_F(TcpScript, HostEofBecomesFinAndCloseCompletes) {
   establish();
   host.sock(fd).rx = "bye";
   host.sock(fd).eof = true;
+  const int peeks = host.sock(fd).peek_calls;
   event(core::kEvIn | core::kEvRdHup);
+  // The peer's FIN is in (POLLRDHUP) and the peek got less than it asked
+  // for: the last data and our FIN go as one segment, after one peek.
+  ASSERT_EQ(tap.frames.size(), 1u);
   Seen d = out();
   EXPECT_EQ(d.payload, "bye");
-  Seen f = out();
-  EXPECT_TRUE(f.tcp->has(FIN));
-  EXPECT_EQ(f.tcp->seq, isn + 4);
+  EXPECT_TRUE(d.tcp->has(FIN));
+  EXPECT_EQ(d.tcp->seq, isn + 1);
+  EXPECT_EQ(host.sock(fd).peek_calls - peeks, 1);
+  EXPECT_EQ(stack->counters().tcp_bytes_to_container, 3u);
   acked = 4;  // 3 bytes and the FIN
   seg(ACK);
   EXPECT_FALSE(host.sock(fd).closed) << "the container may still send (half-close)";
@@ -392,6 +397,42 @@ TEST_F(TcpScript, HostEofBecomesFinAndCloseCompletes) {
   EXPECT_EQ(last.tcp->flags, ACK);
   EXPECT_EQ(last.tcp->ack, cseq);
   EXPECT_FALSE(host.sock(fd).reset);
+  EXPECT_EQ(stack->tcp().active(), 0u);
+}
+
+TEST_F(TcpScript, HostEofUnannouncedGetsAFinOfItsOwn) {
+  // Readable without POLLRDHUP: ferry learns of the end only from a peek
+  // that returns 0, after the data went out.
+  establish();
+  host.sock(fd).rx = "bye";
+  host.sock(fd).eof = true;
+  event(core::kEvIn);
+  Seen d = out();
+  EXPECT_EQ(d.payload, "bye");
+  EXPECT_FALSE(d.tcp->has(FIN));
+  Seen f = out();
+  EXPECT_TRUE(f.tcp->has(FIN));
+  EXPECT_EQ(f.tcp->seq, isn + 4);
+}
+
+TEST_F(TcpScript, DataAndFinSentTogetherAreRetransmittedAsDataThenFin) {
+  establish();
+  host.sock(fd).rx = "bye";
+  host.sock(fd).eof = true;
+  event(core::kEvIn | core::kEvRdHup);
+  ASSERT_TRUE(out().tcp->has(FIN));
+  now += core::Tcp::kMaxRtoMs;
+  stack->on_timer(now);
+  Seen d = out();
+  EXPECT_EQ(d.payload, "bye");
+  EXPECT_EQ(d.tcp->seq, isn + 1);
+  Seen f = out();
+  EXPECT_TRUE(f.tcp->has(FIN));
+  EXPECT_EQ(f.tcp->seq, isn + 4);
+  acked = 4;
+  seg(ACK);
+  seg(FIN | ACK);
+  EXPECT_TRUE(host.sock(fd).closed);
   EXPECT_EQ(stack->tcp().active(), 0u);
 }
 
