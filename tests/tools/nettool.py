@@ -243,7 +243,10 @@ def hold_echo(host, port, secs):
 def fill_conns(host, port, n):
     held, turned_away = [], None
     for i in range(n):
-        c = socket.create_connection((host, port), timeout=3)
+        try:
+            c = socket.create_connection((host, port), timeout=3)
+        except socket.timeout:
+            sys.exit(f"connection {i + 1} hangs in connect ({len(held)} held)")
         try:
             c.sendall(b"x")
             got = c.recv(1)
@@ -262,11 +265,22 @@ def fill_conns(host, port, n):
     print(f"{len(held)} connections held, number {turned_away} turned away at once", flush=True)
     for c in held:
         c.close()
-    time.sleep(1)
-    with socket.create_connection((host, port), timeout=5) as c:
-        c.sendall(b"again")
-        if recv_exact(c, 5) != b"again":
-            sys.exit("no echo after the held connections closed")
+    # ferry frees the descriptors as it sees the closes: until then a new
+    # connection may still be turned away (but never left hanging).
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=5) as c:
+                c.sendall(b"again")
+                if recv_exact(c, 5) == b"again":
+                    break
+        except socket.timeout:
+            sys.exit("a new connection hangs after the held ones closed")
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            sys.exit("no echo within 10 s after the held connections closed")
+        time.sleep(0.2)
     print("a new connection echoes after they closed")
 
 
