@@ -22,12 +22,15 @@
 #   udp      iperf3 -u, 1400 B and 16000 B datagrams at --udp-rate, out
 #            (container -> host via the gateway) and forwarded (host
 #            127.0.0.1 -> published UDP port -> container); received Gbit/s
-#            and loss %. Kernel column: the same on the host's loopback.
+#            and loss %; the best rate under 1 % loss (a search of offered
+#            rates); the tool's CPU per datagram at 1 Gbit/s. Kernel
+#            column: the same on the host's loopback.
 #   rr       TCP request/response round trip p50/p99 (sockperf ping-pong
 #            --full-rtt, 64 B), container -> host via the gateway
 #   crr      connect + request + reply + close per second (perf/flowtool.c),
 #            outbound (container -> gateway -> host 127.0.0.1) and forwarded
-#            (host 127.0.0.1 -> published port -> server in the container)
+#            (host 127.0.0.1 -> published port -> server in the container),
+#            and the tool's CPU time per connection
 #   mem      the tool's resident memory (VmRSS of its process tree) idle,
 #            and with --flows open TCP connections from the container to a
 #            host listener through the gateway
@@ -241,6 +244,30 @@ udp_row() {
   done
 }
 
+# udp_cpu_row TOOL METRIC ARGS...: the tool's CPU time per datagram received,
+# in microseconds, at an offered 1 Gbit/s paced every UDP_PACING us, a rate
+# every tool carries (nearly) without loss on the development VM: the same
+# work for all, where the rate rows above are set by the receiver.
+udp_cpu_row() {
+  local tool=$1 metric=$2; shift 2
+  local i f=$FT_TMP/iperf.json c0 c1 got loss
+  for ((i = 0; i < RUNS; i++)); do
+    c0=$(cpu_ticks "$TOOL_PID")
+    if iperf3_json "$f" -u -b 1G --pacing-timer "$UDP_PACING" -t "$SECS" --connect-timeout 5000 "$@"; then
+      c1=$(cpu_ticks "$TOOL_PID")
+      got=$(json_get "$f" 'd["end"]["sum_received"]["packets"] - d["end"]["sum_received"]["lost_packets"]')
+      loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
+      if [ -n "$got" ] && [ "$got" -gt 0 ]; then
+        record "$tool" "$metric" "$(python3 -c "print('%.2f' % (($c1 - $c0) / $CLK_TCK * 1e6 / $got))")"
+        log "$tool $metric run $((i + 1)): $((c1 - c0)) ticks for $got datagrams ($loss % lost)"
+        continue
+      fi
+    fi
+    record "$tool" "$metric" nan
+    log "$tool $metric run $((i + 1)): no result"
+  done
+}
+
 # udp_search TOOL METRIC ARGS...: the best received rate at under 1 % loss.
 # Offered rates start at 250 Mbit/s and double while the loss stays under
 # 1 %, then bisect between the last clean and the first lossy rate, for
@@ -364,6 +391,7 @@ if want udp; then
       IPERF_IN_CTR=1 udp_row "$tool" "udp_out_$len" -c 10.0.2.2 -p "$IPERF_PORT" -l "$len"
     done
     IPERF_IN_CTR=1 udp_search "$tool" udp_out_1400_clean -c 10.0.2.2 -p "$IPERF_PORT" -l 1400
+    IPERF_IN_CTR=1 udp_cpu_row "$tool" cpu_udp_out_1400 -c 10.0.2.2 -p "$IPERF_PORT" -l 1400
     end_container
     ft_start_container
     ctr_bg iperf3 -s -p 5201
@@ -373,6 +401,7 @@ if want udp; then
     ft_on_exit "ft_kill $TOOL_PID"
     for len in 1400 16000; do udp_row "$tool" "udp_fwd_$len" -c 127.0.0.1 -p "$port" -l "$len"; done
     udp_search "$tool" udp_fwd_1400_clean -c 127.0.0.1 -p "$port" -l 1400
+    udp_cpu_row "$tool" cpu_udp_fwd_1400 -c 127.0.0.1 -p "$port" -l 1400
     ft_kill "$BG"
     end_container
   done
@@ -393,13 +422,22 @@ if want rr; then
   done
 fi
 
+# cpu_per_conn TICKS0 TICKS1 RATE: the tool's CPU microseconds per connection
+# of a crr run of SECS seconds at RATE connections/s ("nan" without a rate).
+cpu_per_conn() {
+  python3 -c "r = float('$3'); print('%.1f' % (($2 - $1) / $CLK_TCK * 1e6 / (r * $SECS)) if r > 0 else 'nan')" 2>/dev/null || echo nan
+}
+
 if want crr; then
   for tool in "${tools[@]}"; do
     container_for "$tool"
     for ((i = 0; i < RUNS; i++)); do
+      c0=$(cpu_ticks "$TOOL_PID")
       read -r rate errs < <(ft_in_ctr "$FLOWTOOL" crr 10.0.2.2 "$FLOW_PORT" "$SECS" || echo "nan ?")
+      c1=$(cpu_ticks "$TOOL_PID")
       record "$tool" crr_out "$rate"
-      log "$tool crr_out run $((i + 1)): $rate/s, $errs errors"
+      record "$tool" cpu_crr_out "$(cpu_per_conn "$c0" "$c1" "$rate")"
+      log "$tool crr_out run $((i + 1)): $rate/s, $errs errors, $((c1 - c0)) ticks"
     done
     end_container
     ft_start_container
@@ -409,9 +447,12 @@ if want crr; then
     start_tool "$tool" "tcp:127.0.0.1/$port:7100"
     ft_on_exit "ft_kill $TOOL_PID"
     for ((i = 0; i < RUNS; i++)); do
+      c0=$(cpu_ticks "$TOOL_PID")
       read -r rate errs < <("$FLOWTOOL" crr 127.0.0.1 "$port" "$SECS" || echo "nan ?")
+      c1=$(cpu_ticks "$TOOL_PID")
       record "$tool" crr_fwd "$rate"
-      log "$tool crr_fwd run $((i + 1)): $rate/s, $errs errors"
+      record "$tool" cpu_crr_fwd "$(cpu_per_conn "$c0" "$c1" "$rate")"
+      log "$tool crr_fwd run $((i + 1)): $rate/s, $errs errors, $((c1 - c0)) ticks"
     done
     ft_kill "$BG"
     end_container
