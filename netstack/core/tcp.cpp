@@ -525,7 +525,9 @@ void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   }
   if (events & (kEvIn | kEvRdHup | kEvHup | kEvErr)) {
     f.h_readable = true;
-    if (events & (kEvRdHup | kEvHup)) f.h_rdhup = true;
+    // Not with an error: a reset leaves the data before it readable, and
+    // the container must then see the reset after it, not our FIN.
+    if ((events & (kEvRdHup | kEvHup)) && !(events & kEvErr)) f.h_rdhup = true;
     push(slot, now_ms);
   }
   close_if_done(slot);

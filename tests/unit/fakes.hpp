@@ -106,13 +106,14 @@ class FakeHost : public core::Host {
   ssize_t peek(int fd, uint8_t* p, size_t n) override {
     auto& s = sock(fd);
     ++s.peek_calls;
-    if (s.rx_errno) return -s.rx_errno;
+    // As tcp_recvmsg: data still queued comes before a pending error.
     if (s.peek_off < s.rx.size()) {
       size_t k = std::min(n, s.rx.size() - s.peek_off);
       std::memcpy(p, s.rx.data() + s.peek_off, k);
       s.peek_off += k;
       return ssize_t(k);
     }
+    if (s.rx_errno) return -s.rx_errno;
     return s.eof ? 0 : -EAGAIN;
   }
   void rewind_peek(int fd) override {

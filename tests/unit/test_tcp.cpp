@@ -415,6 +415,20 @@ TEST_F(TcpScript, HostEofUnannouncedGetsAFinOfItsOwn) {
   EXPECT_EQ(f.tcp->seq, isn + 4);
 }
 
+TEST_F(TcpScript, HostResetAfterDataIsNotTakenForAnEnd) {
+  // A reset reports POLLERR with POLLHUP/POLLRDHUP and leaves the data
+  // before it readable: the data goes out without a FIN, then the reset.
+  establish();
+  host.sock(fd).rx = "partial";
+  host.sock(fd).rx_errno = ECONNRESET;  // once rx is drained
+  event(core::kEvIn | core::kEvErr | core::kEvHup | core::kEvRdHup);
+  Seen d = out();
+  EXPECT_EQ(d.payload, "partial");
+  EXPECT_FALSE(d.tcp->has(FIN));
+  Seen r = out();
+  EXPECT_TRUE(r.tcp->has(RST));
+}
+
 TEST_F(TcpScript, DataAndFinSentTogetherAreRetransmittedAsDataThenFin) {
   establish();
   host.sock(fd).rx = "bye";
