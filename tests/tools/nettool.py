@@ -247,6 +247,10 @@ def fill_conns(host, port, n):
             c = socket.create_connection((host, port), timeout=3)
         except socket.timeout:
             sys.exit(f"connection {i + 1} hangs in connect ({len(held)} held)")
+        except ConnectionResetError:
+            # The reset came before the (non-blocking) connect was reported done.
+            turned_away = i + 1
+            break
         try:
             c.sendall(b"x")
             got = c.recv(1)
