@@ -56,6 +56,7 @@ SpliceForwarder::~SpliceForwarder() {
     if (conns_[i].used) close_conn(i, false);
   for (auto& l : listeners_)
     if (l.used) close_socket(loop_, l.fd, false);
+  drop_pipe_pool();
   if (spare_fd_ >= 0) close(spare_fd_);
 }
 
@@ -137,7 +138,9 @@ void SpliceForwarder::accept_all(Listener& l) {
     peer.len = local.len = sizeof peer.ss;
     int fd = accept4(l.fd, peer.sa(), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if ((errno == EMFILE || errno == ENFILE) && turn_away_one(l)) continue;
+      // Out of descriptors: the idle pipes give theirs up first, and only
+      // then is a connection turned away.
+      if ((errno == EMFILE || errno == ENFILE) && (drop_pipe_pool() || turn_away_one(l))) continue;
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
         spdlog::warn("accept on a forwarded port: {}", strerror(errno));
       return;
@@ -209,7 +212,7 @@ void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
   c.outbound = l.outbound;
   c.targets = l.targets;
   ++active_conns_;
-  if (!make_pipe(c.to_ctr.r, c.to_ctr.w) || !make_pipe(c.to_host.r, c.to_host.w)) {
+  if (!take_pipe(c.to_ctr) || !take_pipe(c.to_host)) {
     spdlog::warn("forwarded connection dropped: pipe2: {}", strerror(errno));
     close_conn(slot, true);
     return;
@@ -312,12 +315,40 @@ bool SpliceForwarder::pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shu
   }
 }
 
+bool SpliceForwarder::take_pipe(Pipe& p) {
+  if (!pipe_pool_.empty()) {
+    p = pipe_pool_.back();
+    pipe_pool_.pop_back();
+    return true;
+  }
+  return make_pipe(p.r, p.w);
+}
+
+bool SpliceForwarder::drop_pipe_pool() {
+  if (pipe_pool_.empty()) return false;
+  for (const Pipe& p : pipe_pool_) {
+    close(p.r);
+    close(p.w);
+  }
+  pipe_pool_.clear();
+  return true;
+}
+
 void SpliceForwarder::close_conn(uint32_t slot, bool reset) {
   Conn& c = conns_[slot];
   close_socket(loop_, c.host, reset);
   close_socket(loop_, c.ctr, reset);
-  for (int fd : {c.to_ctr.r, c.to_ctr.w, c.to_host.r, c.to_host.w})
-    if (fd >= 0) close(fd);
+  for (Pipe* p : {&c.to_ctr, &c.to_host}) {
+    if (p->r < 0) continue;
+    // Only a pipe known to be empty (every byte spliced in was spliced
+    // out) may serve another connection.
+    if (p->pending == 0 && p->w >= 0 && pipe_pool_.size() < kPipePool) {
+      pipe_pool_.push_back(Pipe{p->r, p->w, 0});
+    } else {
+      close(p->r);
+      if (p->w >= 0) close(p->w);
+    }
+  }
   const uint32_t gen = c.gen + 1;
   c = Conn{};
   c.gen = gen;

@@ -109,6 +109,10 @@ class SpliceForwarder : public io::EventSink {
   // takes the spare back. False when there is no spare (or nothing queued).
   bool turn_away_one(Listener& l);
   void start_conn(int host_fd, const Listener& l);
+  // A pipe for a new connection: an idle one of the pool, or a new one.
+  bool take_pipe(Pipe& p);
+  // Closes the idle pipes (the descriptor table is full); false if none.
+  bool drop_pipe_pool();
   // Starts a connect to the next target that does not fail at once.
   bool connect_ctr(Conn& c, uint32_t slot);
   void on_conn_event(uint32_t slot, uint8_t role, uint32_t events);
@@ -132,6 +136,11 @@ class SpliceForwarder : public io::EventSink {
   // listener's poll reports new arrivals only.
   int spare_fd_ = -1;
   uint64_t turned_away_ = 0;
+  // Empty pipes of connections that ended cleanly, for the next ones: a
+  // pipe costs two descriptors, a 1 MiB resize and their release per
+  // connection otherwise (of ~30 system calls a forwarded connection makes).
+  static constexpr size_t kPipePool = 16;
+  std::vector<Pipe> pipe_pool_;
 };
 
 class UdpForwarder;
