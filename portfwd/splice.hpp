@@ -6,7 +6,7 @@
 // ferry's memory and never through the tap.
 //
 // Per connection: two sockets and two pipes (one per direction, 1 MiB when
-// the system allows). Readiness comes from the io_uring loop (multishot POLLIN
+// the system allows; the empty pipes of finished connections are reused). Readiness comes from the io_uring loop (multishot POLLIN
 // on both sockets, one-shot POLLOUT when a pipe cannot be emptied); each
 // direction runs: splice(in -> pipe) while the pipe has room, splice(pipe ->
 // out) until it is empty or `out` is full. End of stream in one direction
