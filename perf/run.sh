@@ -219,6 +219,10 @@ tap_drops() {
 }
 
 # udp_row TOOL METRIC ARGS...: iperf3 -u; records received Gbit/s and loss %.
+# udp_loss FILE: the lost % of iperf3 -u's JSON report FILE (empty if none).
+udp_loss() {
+  json_get "$1" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))'
+}
 udp_row() {
   local tool=$1 metric=$2; shift 2
   local i f=$FT_TMP/iperf.json gbps loss
@@ -228,7 +232,7 @@ udp_row() {
     if iperf3_json "$f" -u -b "$UDP_RATE" -t "$SECS" --connect-timeout 5000 "$@"; then
       d1=$(tap_drops)
       gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
-      loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
+      loss=$(udp_loss "$f")
       if [ -z "$gbps" ] || [ -z "$loss" ]; then
         record "$tool" "$metric" nan
         log "$tool $metric run $((i + 1)): no result: $(json_get "$f" 'd.get("error")')"
@@ -256,7 +260,7 @@ udp_cpu_row() {
     if iperf3_json "$f" -u -b 1G --pacing-timer "$UDP_PACING" -t "$SECS" --connect-timeout 5000 "$@"; then
       c1=$(cpu_ticks "$TOOL_PID")
       got=$(json_get "$f" 'd["end"]["sum_received"]["packets"] - d["end"]["sum_received"]["lost_packets"]')
-      loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
+      loss=$(udp_loss "$f")
       if [ -n "$got" ] && [ "$got" -gt 0 ]; then
         record "$tool" "$metric" "$(python3 -c "print('%.2f' % (($c1 - $c0) / $CLK_TCK * 1e6 / $got))")"
         log "$tool $metric run $((i + 1)): $((c1 - c0)) ticks for $got datagrams ($loss % lost)"
@@ -284,7 +288,7 @@ udp_search() {
     gbps= loss=
     if iperf3_json "$f" -u -b "${rate}M" --pacing-timer "$UDP_PACING" -t "$SECS" --connect-timeout 5000 "$@"; then
       gbps=$(json_get "$f" '"%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9)')
-      loss=$(json_get "$f" '"%.2f" % (100.0 * d["end"]["sum_received"]["lost_packets"] / max(1, d["end"]["sum_received"]["packets"]))')
+      loss=$(udp_loss "$f")
     fi
     if [ -z "$gbps" ]; then none=$((none + 1)); else none=0; fi
     if [ "$none" -ge 2 ]; then

@@ -399,20 +399,20 @@ void Tcp::push(uint32_t slot, uint64_t now_ms) {
       const bool last = f.h_rdhup && !f.h_eof && size_t(r) < n;
       send_segment(f, uint8_t(TcpHdr::kAck | TcpHdr::kPsh | (last ? TcpHdr::kFin : 0)), f.snd_nxt, size_t(r), false);
       f.snd_nxt += uint32_t(r);
-      if (last) {
-        f.h_eof = true;
-        f.fin_seq = f.snd_nxt;
-        f.fin_sent = true;
-        f.snd_nxt += 1;
-      }
       if (seq_gt(f.snd_nxt, f.snd_max)) {
-        ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max) - (last ? 1 : 0);
+        ctx_.ctr.tcp_bytes_to_container += uint32_t(f.snd_nxt - f.snd_max);
         f.snd_max = f.snd_nxt;
         if (!f.rtt_timing) {  // new data: time it (RFC 6298 3, Karn)
           f.rtt_timing = true;
           f.rtt_seq = f.snd_max;
           f.rtt_start_ms = now_ms;
         }
+      }
+      if (last) {
+        f.h_eof = true;
+        f.fin_seq = f.snd_nxt;
+        f.fin_sent = true;
+        f.snd_nxt = f.snd_max = f.fin_seq + 1;  // snd_nxt was snd_max: the peek reached the end
       }
       if (!f.rto_deadline) arm_timer(slot, now_ms);
       continue;
