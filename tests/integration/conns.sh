@@ -33,10 +33,23 @@ ft_on_exit "ft_kill $!"
 ft_wait_for ft_in_ctr sh -c 'ss -Htln "sport = :7001" | grep -q .'
 ft_check "2000 sequential short connections to the published port all succeed" \
   "$NETTOOL" short-conns 127.0.0.1 "$fwd_port" 2000
-# Up to 16 container sockets may wait in the forwarder's pool (docs/portfwd.md).
-fd_fwd_back() { [ "$(ft_fd_count "$FERRY_PID")" -le $((idle + 16)) ]; }
-ft_check "ferry's descriptor count returns to its idle value (+ the socket pool) after the forwarded ones" \
+# What the forwarder keeps for the next connections (docs/portfwd.md): up
+# to 15 container sockets of its pool, and the two empty pipes that
+# connections made one at a time leave in the pipe pool.
+fd_fwd_back() { [ "$(ft_fd_count "$FERRY_PID")" -le $((idle + 15 + 4)) ]; }
+ft_check "ferry's descriptor count returns to its idle value (+ the socket and pipe pools) after the forwarded ones" \
   ft_wait_for fd_fwd_back
+pipes=$(ft_pipe_inodes "$FERRY_PID")
+ft_check "200 more sequential forwarded connections" "$NETTOOL" short-conns 127.0.0.1 "$fwd_port" 200
+# Pooled pipes are closed only when descriptors run out: each one held
+# before is still there after.
+pipes_kept() {
+  local now p
+  now=" $(ft_pipe_inodes "$FERRY_PID")"
+  [ -n "$pipes" ] || return 1
+  for p in $pipes; do [[ $now == *" $p "* ]] || return 1; done
+}
+ft_check "they reuse the pooled pipes (${pipes:-none}) instead of making and closing new ones" pipes_kept
 if [ -n "$armed_idle" ]; then
   armed_back() { [ "$(ft_uring_armed "$FERRY_PID")" -le "$armed_idle" ]; }
   ft_check "no poll stays armed for a closed socket (io_uring requests back to $armed_idle)" ft_wait_for armed_back

@@ -62,6 +62,11 @@ ft_start_ferry() {
 
 # ft_fd_count PID: open descriptors of a process.
 ft_fd_count() { ls "/proc/$1/fd" | wc -l; }
+# ft_pipe_inodes PID: the inodes of the pipes PID holds open, sorted, one line.
+ft_pipe_inodes() {
+  local f
+  for f in /proc/"$1"/fd/*; do readlink "$f" 2>/dev/null; done | sed -n 's/^pipe:\[\([0-9]*\)\]$/\1/p' | sort -u | tr '\n' ' '
+}
 # ft_uring_armed PID: how many requests (polls, the tap read) PID's io_uring
 # holds armed, from the ring's fdinfo (its PollList); empty when the kernel
 # does not list them. A socket closed while io_uring still polls it stays
