@@ -36,6 +36,14 @@ void close_socket(io::Loop& loop, int fd, bool reset) {
   close(fd);
 }
 
+// Set on listeners, as accepted sockets inherit it (the listener's tcp_sock
+// is cloned), and on the container-side sockets before they connect: no
+// setsockopt per accepted connection.
+void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 bool make_pipe(int& r, int& w) {
   int p[2];
   if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) return false;
@@ -73,6 +81,7 @@ Expected<uint32_t, std::string> SpliceForwarder::add_tcp(const Endpoint& bind, b
   int one = 1, v6 = v6only ? 1 : 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6, sizeof v6);
+  set_nodelay(fd);  // accepted connections inherit it
   if (::bind(fd, bind.sa(), bind.len) < 0 || listen(fd, 512) < 0) {
     const std::string err = "bind " + where + ": " + strerror(errno);
     close(fd);
@@ -103,6 +112,7 @@ uint32_t SpliceForwarder::add_tcp_outbound(int listen_fd, std::vector<Endpoint> 
   l.id = next_id_++;
   l.fd = listen_fd;
   l.targets = std::move(host_targets);
+  set_nodelay(listen_fd);
   loop_.watch(listen_fd, token(slot, kRoleListener), true, false);
   return l.id;
 }
@@ -148,8 +158,6 @@ void SpliceForwarder::accept_all(Listener& l) {
     core::SockAddr peer_sa, local_sa;
     if (tap_path_ && l.tap_ok && !l.outbound && !peer.is_loopback() && peer.to_sockaddr(peer_sa) &&
         getsockname(fd, local.sa(), &local.len) == 0 && local.to_sockaddr(local_sa)) {
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       if (tap_path_(fd, peer_sa, local_sa, l.targets.back().port())) continue;
     }
     start_conn(fd, l);
@@ -191,6 +199,7 @@ bool SpliceForwarder::connect_ctr(Conn& c, uint32_t slot) {
       if (!r) continue;
       fd = *r;
     }
+    set_nodelay(fd);
     c.ctr = fd;
     c.connecting = true;
     loop_.watch(c.ctr, token(slot, kRoleCtr), false, true);
@@ -217,8 +226,6 @@ void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
     close_conn(slot, true);
     return;
   }
-  int one = 1;
-  setsockopt(host_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (!connect_ctr(c, slot)) close_conn(slot, true);
 }
 
@@ -226,13 +233,15 @@ void SpliceForwarder::on_conn_event(uint32_t slot, uint8_t role, uint32_t events
   Conn& c = conns_[slot];
   if (c.connecting) {
     if (role != kRoleCtr) return;
+    // A failed connect reports POLLERR; only then is SO_ERROR worth asking.
     int err = 0;
-    socklen_t len = sizeof err;
-    getsockopt(c.ctr, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err == 0 && !(events & (core::kEvErr | core::kEvHup))) {
+    if (events & (core::kEvErr | core::kEvHup)) {
+      socklen_t len = sizeof err;
+      getsockopt(c.ctr, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err == 0) err = ECONNRESET;
+    }
+    if (err == 0) {
       c.connecting = false;
-      int one = 1;
-      setsockopt(c.ctr, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       loop_.watch(c.ctr, token(slot, kRoleCtr), true, false);
       loop_.watch(c.host, token(slot, kRoleHost), true, false);
     } else {
@@ -271,15 +280,16 @@ void SpliceForwarder::pump_wanted(uint32_t slot) {
   const uint8_t want = c.want;
   c.want = 0;
   if (!c.used || c.connecting || !want) return;
-  if (((want & kToCtr) && !pump(c.host, c.to_ctr, c.ctr, c.host_eof, c.ctr_shut, slot, kRoleCtr)) ||
-      ((want & kToHost) && !pump(c.ctr, c.to_host, c.host, c.ctr_eof, c.host_shut, slot, kRoleHost))) {
+  if (((want & kToCtr) && !pump(c.host, c.to_ctr, c.ctr, c.host_eof, c.ctr_shut, c.host_shut, slot, kRoleCtr)) ||
+      ((want & kToHost) && !pump(c.ctr, c.to_host, c.host, c.ctr_eof, c.host_shut, c.ctr_shut, slot, kRoleHost))) {
     close_conn(slot, true);
     return;
   }
   if (c.host_shut && c.ctr_shut) close_conn(slot, false);
 }
 
-bool SpliceForwarder::pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, uint32_t slot, uint8_t out_role) {
+bool SpliceForwarder::pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, bool other_shut, uint32_t slot,
+                           uint8_t out_role) {
   while (true) {
     while (p.pending > 0) {
       const ssize_t n = splice(p.r, nullptr, out, nullptr, p.pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -295,8 +305,10 @@ bool SpliceForwarder::pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shu
       return false;
     }
     if (in_eof) {
+      // The end of the second direction closes both sockets next
+      // (pump_wanted), and close() sends the FIN: no shutdown for it.
       if (!out_shut) {
-        shutdown(out, SHUT_WR);
+        if (!other_shut) shutdown(out, SHUT_WR);
         out_shut = true;
       }
       return true;

@@ -117,7 +117,8 @@ class SpliceForwarder : public io::EventSink {
   bool connect_ctr(Conn& c, uint32_t slot);
   void on_conn_event(uint32_t slot, uint8_t role, uint32_t events);
   // Moves data from `in` through `p` to `out`; false on a fatal error.
-  bool pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, uint32_t slot, uint8_t out_role);
+  bool pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, bool other_shut, uint32_t slot,
+            uint8_t out_role);
   void close_conn(uint32_t slot, bool reset);
   // Pumps the directions in c.want; closes the connection when it is over.
   void pump_wanted(uint32_t slot);

@@ -50,7 +50,8 @@ class Host {
   // connection) for translation, as tcp_connect() prepares its own (peek
   // offsets). 0 or -errno.
   virtual int adopt_tcp(int fd) = 0;
-  // After kEvOut on a connecting socket: 0, or -errno of the failed connect.
+  // After kEvErr/kEvHup on a connecting socket: 0, or -errno of the failed
+  // connect.
   virtual int connect_result(int fd) = 0;
   // Writes up to n bytes; returns bytes written (may be short) or -errno
   // (-EAGAIN when the socket buffer is full).

@@ -507,7 +507,9 @@ void Tcp::on_socket(uint64_t tok, uint32_t events, uint64_t now_ms) {
   if (f.state == TcpFlow::State::free || f.gen != token_gen(tok)) return;  // stale
   if (f.state == TcpFlow::State::connecting) {
     if (!(events & (kEvOut | kEvErr | kEvHup))) return;
-    const int err = ctx_.host.connect_result(f.fd);
+    // A failed connect always reports POLLERR (sk_err is set); a writable
+    // socket without it is connected, and needs no SO_ERROR query.
+    const int err = (events & (kEvErr | kEvHup)) ? ctx_.host.connect_result(f.fd) : 0;
     if (err == 0) on_connected(slot, now_ms);
     else on_connect_failed(slot, -err);
     return;
