@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ferry's lifecycle and the basic paths, rootless: --ready-fd, --configure,
 # ping to the gateway, a page fetched from a host loopback server through the
-# gateway, a refused connection reported at once, --disable-host-loopback,
+# gateway, half-closed connections that still get their answer, a refused
+# connection reported at once, --disable-host-loopback,
 # exit on --exit-fd, on SIGTERM, and when the namespace goes away.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/rootless.sh"
@@ -28,6 +29,13 @@ ft_on_exit "ft_kill $web"
 ft_wait_for python3 -c "import socket; socket.create_connection(('127.0.0.1', $port))"
 page=$(ft_in_ctr sh -c "printf 'GET /index.html HTTP/1.0\r\n\r\n' | socat -t 5 - TCP:10.0.2.2:$port" | tail -n 1)
 ft_expect_eq "page fetched from the host through the gateway" "hello from the host" "$page"
+
+digest_port=$(ft_free_port)
+"$NETTOOL" serve-digest 127.0.0.1 "$digest_port" &
+ft_on_exit "ft_kill $!"
+ft_wait_for ft_listening "$digest_port"
+ft_check "the container half-closes: its FIN reaches the host, the answer still comes back (20 connections)" \
+  ft_in_ctr "$NETTOOL" half-close 10.0.2.2 "$digest_port" 20
 
 closed=$(ft_free_port)
 ms=$(ft_in_ctr "$NETTOOL" connect-refused 10.0.2.2 "$closed") || ft_fail "refused: $ms"

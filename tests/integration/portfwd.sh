@@ -16,16 +16,22 @@ api() {  # api JSON -> the reply
 
 cli_port=$(ft_free_port)
 dual_port=$(ft_free_port)
+digest_port=$(ft_free_port)
 ft_start_container
 ft_start_ferry --configure --mtu 65520 --api-socket "$FT_SHARED/api.sock" -t "127.0.0.1/$cli_port:7001" \
-  -t "$dual_port:7001"
+  -t "$dual_port:7001" -t "127.0.0.1/$digest_port:7005"
 
 # Container services, bound to its loopback only.
 "${FT_AS_USER[@]}" nsenter --target "$CPID" --user --net --preserve-credentials -- "$NETTOOL" serve-echo 7001 &
 ft_on_exit "ft_kill $!"
 ft_wait_for ft_in_ctr sh -c 'ss -Htln "sport = :7001" | grep -q .'
+"${FT_AS_USER[@]}" nsenter --target "$CPID" --user --net --preserve-credentials -- "$NETTOOL" serve-digest 127.0.0.1 7005 &
+ft_on_exit "ft_kill $!"
+ft_wait_for ft_in_ctr sh -c 'ss -Htln "sport = :7005" | grep -q .'
 
 ft_check "-t forward reaches a service bound to the container's 127.0.0.1" "$NETTOOL" short-conns 127.0.0.1 "$cli_port" 20
+ft_check "a spliced forward carries a half-close: the client's FIN arrives, the answer comes back (20 connections)" \
+  "$NETTOOL" half-close 127.0.0.1 "$digest_port" 20
 ft_expect_eq "a -t forward without an address listens on IPv6 too ([::1] to an IPv4-only service)" hello \
   "$(echo hello | socat -t 3 - "TCP6:[::1]:$dual_port" 2>&1)"
 

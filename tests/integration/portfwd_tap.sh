@@ -20,12 +20,16 @@ cl_ip=$FT_REMOTE_IP
 port=$(ft_free_port)
 ft_start_container
 uport=$(ft_free_port)
-ft_start_ferry --configure --mtu 65520 -t "$port:7003" -u "$uport:7004"
+dport=$(ft_free_port)
+ft_start_ferry --configure --mtu 65520 -t "$port:7003" -u "$uport:7004" -t "$dport:7005"
 "${FT_AS_USER[@]}" nsenter --target "$CPID" --user --net --preserve-credentials -- "$NETTOOL" serve-peer 7003 &
 ft_on_exit "ft_kill $!"
 "${FT_AS_USER[@]}" nsenter --target "$CPID" --user --net --preserve-credentials -- "$NETTOOL" udp-serve 0.0.0.0 7004 &
 ft_on_exit "ft_kill $!"
+"${FT_AS_USER[@]}" nsenter --target "$CPID" --user --net --preserve-credentials -- "$NETTOOL" serve-digest 0.0.0.0 7005 &
+ft_on_exit "ft_kill $!"
 ft_wait_for ft_in_ctr sh -c 'ss -Htln "sport = :7003" | grep -q .'
+ft_wait_for ft_in_ctr sh -c 'ss -Htln "sport = :7005" | grep -q .'
 ft_wait_for ft_in_ctr sh -c 'ss -Hunl "sport = :7004" | grep -q .'
 
 first_line() { socat -t 2 - "$@" </dev/null 2>/dev/null | head -n 1; }
@@ -34,6 +38,8 @@ ft_expect_eq "a remote client is seen with its own address (tap path)" "$cl_ip" 
 ft_expect_eq "the host on its own non-loopback address is seen as the gateway" "10.0.2.2" \
   "$(first_line "TCP:$host_ip:$port,bind=$host_ip")"
 ft_expect_eq "a loopback client is spliced and seen as 127.0.0.1" "127.0.0.1" "$(first_line "TCP:127.0.0.1:$port")"
+ft_check "a remote client half-closes over the tap path and still gets the answer (20 connections)" \
+  ip netns exec "$cl" "$NETTOOL" half-close "$host_ip" "$dport" 20
 
 # Data through the tap path, both ways at once (the server echoes).
 ip netns exec "$cl" bash -c "head -c $SIZE /dev/urandom | tee >(sha256sum | cut -d' ' -f1 >$FT_TMP/sent) |

@@ -31,7 +31,12 @@ subcommand is bounded in time and count and exits non-zero on a wrong result.
                                is turned away (closed or reset); fails if one hangs
                                (no echo, no close within 3 s) or none is turned away;
                                then closes them all and checks a new one echoes
+  serve-digest ADDR PORT       TCP server on ADDR: reads each client to EOF, answers
+                               "LENGTH SHA256" and closes (until killed)
+  half-close HOST PORT N       N connections to serve-digest: each sends up to 256 KiB,
+                               shuts its write side and must get the right digest, then EOF
 """
+import hashlib
 import os
 import socket
 import struct
@@ -288,6 +293,50 @@ def fill_conns(host, port, n):
     print("a new connection echoes after they closed")
 
 
+def serve_digest(addr, port):
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.listen(64)
+
+    def handle(c):
+        with c:
+            c.settimeout(30)
+            h, n = hashlib.sha256(), 0
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                h.update(d)
+                n += len(d)
+            c.sendall(f"{n} {h.hexdigest()}\n".encode())
+
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+
+def half_close(host, port, n):
+    """The client ends its half first and still hears the answer: the FIN
+    must reach the server while the way back stays open."""
+    for i in range(n):
+        data = os.urandom(1 + (i * 7919) % 262144)
+        want = f"{len(data)} {hashlib.sha256(data).hexdigest()}\n".encode()
+        with socket.create_connection((host, port), timeout=10) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            got = bytearray()
+            while True:
+                d = c.recv(4096)  # a timeout here is the FIN that never arrived
+                if not d:
+                    break
+                got += d
+        if bytes(got) != want:
+            sys.exit(f"connection {i}: answer {bytes(got)!r}, expected {want!r}")
+    print("half-closed", n)
+
+
 def serve_peer(port, family=socket.AF_INET):
     s = socket.socket(family, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -461,6 +510,8 @@ def main():
         "udp-sink": (udp_sink, [str, int, int]),
         "udp-burst": (udp_burst, [str, int, int, str]),
         "fill-conns": (fill_conns, [str, int, int]),
+        "serve-digest": (serve_digest, [str, int]),
+        "half-close": (half_close, [str, int, int]),
     }
     if cmd not in table or len(args) != len(table[cmd][1]):
         sys.exit(__doc__)
