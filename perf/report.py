@@ -5,6 +5,11 @@ of ferry to slirp4netns, pasta and the kernel baseline, the issue's targets
 with met / not met, printed as a table and written as results.csv,
 results.json, table.md and chart.png (matplotlib, when installed).
 
+A tool that stalled in a throughput row (iperf_row's METRIC_stalled: one-
+second intervals under 5 % of the run's best) has its figure marked "(stalled
+S/N s)", and a target computed against it reads "yes (X stalled)": a ratio to
+a tool that stopped for seconds says that it broke, not how fast ferry is.
+
 A ratio is always ferry / other; for metrics where lower is better (latency,
 CPU, memory) the target reads "<= k x other". A target whose inputs are
 missing is reported as "n/a" (row not run or measurement failed).
@@ -118,6 +123,12 @@ def main():
         v = med.get((tool, metric))
         return None if v is None or math.isnan(v) else v
 
+    def stalls(tool, metric):
+        """(stalled, intervals) over all runs, or None when none stalled."""
+        st = sum(v for v in raw.get((tool, metric + "_stalled"), []) if not math.isnan(v))
+        n = sum(v for v in raw.get((tool, metric + "_intervals"), []) if not math.isnan(v))
+        return (int(st), int(n)) if st > 0 else None
+
     def ratio(metric, other):
         f, o = get("ferry", metric), get(other, metric)
         if f is None or o is None or o == 0:
@@ -139,6 +150,8 @@ def main():
             "ferry_over_baseline": ratio(metric, base) if base else None,
             "runs": {t: raw.get((t, metric), []) for t in ("ferry", "slirp4netns", "pasta", "veth", "kernel")
                      if (t, metric) in raw},
+            "stalled": {t: stalls(t, metric) for t in ("ferry", "slirp4netns", "pasta", "veth")
+                        if stalls(t, metric)},
         })
 
     targets = []
@@ -153,22 +166,36 @@ def main():
             desc = "%s %s %g x %s" % (metric, ">=" if kind == "ge" else "<=", k, other)
             val = r
             met = None if r is None else (r >= k if kind == "ge" else r <= k)
-        targets.append({"target": desc, "value": val, "met": met})
+        stalled = [t for t in ("ferry", other) if t and stalls(t, metric)]
+        targets.append({"target": desc, "value": val, "met": met, "stalled": stalled})
+        # The memory with --flows open, when fewer could be opened (the
+        # descriptor limit): say how many the figure is for.
+        opened, wanted = get("ferry", "flows_open"), cond.get("flows")
+        if metric in ("rss_flows", "pss_flows") and opened is not None and wanted and opened < wanted:
+            targets[-1]["short_of"] = (int(opened), int(wanted))
 
     # Table (markdown, also printed).
     lines = ["| metric | unit | ferry | slirp4netns | ferry/slirp | pasta | ferry/pasta | kernel | ferry/kernel |",
              "|---|---|---|---|---|---|---|---|---|"]
+    def cell(r, tool):
+        s = r["stalled"].get(tool)
+        return fmt(r[tool]) + (" (stalled %d/%d s)" % s if s else "")
+
     for r in rows:
         base = "%s (%s)" % (fmt(r["baseline"]), r["baseline_tool"]) if r["baseline"] is not None else "-"
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["label"], r["unit"], fmt(r["ferry"]), fmt(r["slirp4netns"]),
+            r["label"], r["unit"], cell(r, "ferry"), cell(r, "slirp4netns"),
             fmt(r["ferry_over_slirp4netns"]) + ("x" if r["ferry_over_slirp4netns"] else ""),
-            fmt(r["pasta"]), fmt(r["ferry_over_pasta"]) + ("x" if r["ferry_over_pasta"] else ""),
+            cell(r, "pasta"), fmt(r["ferry_over_pasta"]) + ("x" if r["ferry_over_pasta"] else ""),
             base, fmt(r["ferry_over_baseline"]) + ("x" if r["ferry_over_baseline"] else "")))
     lines += ["", "| target | value | met |", "|---|---|---|"]
     for t in targets:
-        lines.append("| %s | %s | %s |" % (t["target"], fmt(t["value"]),
-                                           {True: "yes", False: "**no**", None: "n/a"}[t["met"]]))
+        met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        if t["stalled"] and t["met"] is not None:
+            met += " (%s stalled)" % ", ".join(t["stalled"])
+        if t.get("short_of") and t["met"] is not None:
+            met += " (with %d of %d flows open)" % t["short_of"]
+        lines.append("| %s | %s | %s |" % (t["target"], fmt(t["value"]), met))
     head = "Conditions: %s, %s, kernel %s, %s CPUs, load at start %s; %s s per run, median of %s; UDP at -b %s." % (
         cond.get("date", "?"), cond.get("host", "?"), cond.get("kernel", "?"), cond.get("cpus", "?"),
         cond.get("load_at_start", "?"), cond.get("secs", "?"), cond.get("runs", "?"), cond.get("udp_rate", "?"))

@@ -184,10 +184,11 @@ ft_wait_for ft_listening "$FLOW_PORT"
 
 # iperf_row TOOL METRIC CPU_METRIC ARGS...: RUNS iperf3 runs (ARGS, in the
 # container when IPERF_IN_CTR=1); records Gbit/s received and, with a
-# CPU_METRIC, the tool's CPU seconds per GB received.
+# CPU_METRIC, the tool's CPU seconds per GB received; METRIC_intervals and
+# METRIC_stalled (see below). Each run's iperf3 JSON is kept in OUT.
 iperf_row() {
   local tool=$1 metric=$2 cpu_metric=$3; shift 3
-  local i c0 c1 f=$FT_TMP/iperf.json gbps bytes
+  local i c0 c1 f=$FT_TMP/iperf.json gbps bytes intervals stalled m
   for ((i = 0; i < RUNS; i++)); do
     c0=$( [ -n "${TOOL_PID:-}" ] && cpu_ticks "$TOOL_PID" || echo 0)
     if iperf3_json "$f" -t "$SECS" --connect-timeout 5000 "$@"; then
@@ -200,6 +201,18 @@ iperf_row() {
         continue
       fi
       record "$tool" "$metric" "$gbps"
+      cp "$f" "$OUT/iperf-$tool-$metric-$((i + 1)).json"
+      # Stalls: one-second intervals that moved less than 5 % of the run's
+      # best one (a tool that stops for seconds is broken, not slow; the
+      # report marks its figures and the ratios against them).
+      # The CPU row of the same run inherits them.
+      intervals=$(json_get "$f" 'len(d["intervals"])')
+      stalled=$(json_get "$f" \
+        'sum(1 for i in d["intervals"] if i["sum"]["bits_per_second"] < 0.05 * max(j["sum"]["bits_per_second"] for j in d["intervals"]))')
+      for m in "$metric" $([ "$cpu_metric" != - ] && echo "$cpu_metric"); do
+        record "$tool" "${m}_intervals" "$intervals"
+        record "$tool" "${m}_stalled" "$stalled"
+      done
       if [ "$cpu_metric" != - ] && [ "${bytes:-0}" -gt 0 ]; then
         record "$tool" "$cpu_metric" "$(python3 -c "print('%.3f' % (($c1 - $c0) / $CLK_TCK / ($bytes / 1e9)))")"
       fi
