@@ -346,6 +346,43 @@ ferry::sandbox::Policy agent_policy() {
   }
 }
 
+// configure() in a short-lived child of the agent: libnl's code and heap
+// are touched there and leave with it, so the long-lived agent keeps only
+// the pages its serving loop uses (0.5 MiB less VmRSS, docs/performance.md).
+// Its error message comes back through a pipe.
+ferry::Expected<void, std::string> configure_in_child(const std::string& name, const core::NetConfig& cfg) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return ferry::unexpected(errno_text("pipe2"));
+  const pid_t pid = fork();
+  if (pid < 0) {
+    const std::string err = errno_text("fork");
+    close(p[0]);
+    close(p[1]);
+    return ferry::unexpected(err);
+  }
+  if (pid == 0) {
+    close(p[0]);
+    auto r = configure(name, cfg);
+    if (!r) (void)!write(p[1], r.error().data(), r.error().size());
+    _exit(r ? 0 : 1);
+  }
+  close(p[1]);
+  std::string msg;
+  char buf[512];
+  while (true) {
+    const ssize_t n = read(p[0], buf, sizeof buf);
+    if (n > 0) msg.append(buf, size_t(n));
+    else if (n == 0 || errno != EINTR) break;
+  }
+  close(p[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  if (msg.empty()) msg = "the configuring process ended with status " + std::to_string(status);
+  return ferry::unexpected(msg);
+}
+
 // Child side: do the work, then send {ok, offload, message} and the fd.
 [[noreturn]] void child_main(int sock, const TapRequest& req) {
   // Keep nothing of ferry's but our socket: above all not the --ready-fd or
@@ -362,7 +399,7 @@ ferry::sandbox::Policy agent_policy() {
   } else {
     tap = *t;
     if (req.configure) {
-      if (auto c = configure(req.name, *req.cfg); !c) msg = "configuring " + req.name + ": " + c.error();
+      if (auto c = configure_in_child(req.name, *req.cfg); !c) msg = "configuring " + req.name + ": " + c.error();
     }
   }
   const bool ok = msg.empty();
