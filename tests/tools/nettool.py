@@ -45,10 +45,10 @@ import threading
 import time
 
 
-def listener(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def listener(port, addr="127.0.0.1"):
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", port))
+    s.bind((addr, port))
     s.listen(512)
     return s
 
@@ -294,11 +294,7 @@ def fill_conns(host, port, n):
 
 
 def serve_digest(addr, port):
-    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port))
-    s.listen(64)
+    s = listener(port, addr)
 
     def handle(c):
         with c:
