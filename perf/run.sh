@@ -141,9 +141,9 @@ chmod 0755 "$FLOWTOOL"
 # Every tool, and the flow helpers, get the same descriptor limit, above what
 # --flows needs (ferry sizes its tables under it: docs/security.md).
 # Capped at this shell's hard limit: without CAP_SYS_RESOURCE (as in some
-# containers) even root cannot raise it, and then ferry, which keeps half of
-# its descriptors for the port forwarder, may hold fewer than --flows TCP
-# flows (the row records how many were open).
+# containers) even root cannot raise it, and then a tool may hold fewer than
+# --flows TCP flows (the row records how many were open). ferry runs the
+# memory row without forwards, so it keeps no descriptors for a forwarder.
 NOFILE=$((FLOWS * 2 + 4096))
 [ $NOFILE -ge 65536 ] || NOFILE=65536
 hard=$(ulimit -Hn)

@@ -170,7 +170,15 @@ int run(RunOptions& o) {
   // --map-guest-addr leads to 127.0.0.1 below the translator: the egress
   // policy judges it as 127.0.0.1 (core/policy.hpp).
   if (o.map_to_loopback) cfg.egress.set_loopback_alias(*o.map_to_loopback);
-  core::Stack stack(cfg, *host, tap_out, rng, tap->vnet, io::fit_limits_to_rlimit(o.limits));
+  // The forwarder's share of the descriptors is only kept when a forward can
+  // ever exist (core/limits.hpp).
+  bool forwards = !o.api_socket.empty() || !o.port_specs.forwards().empty();
+  for (char c : {'t', 'u', 'T', 'U'}) {
+    const portfwd::Mode m = o.port_specs.mode(c);
+    forwards |= m != portfwd::Mode::unset && m != portfwd::Mode::none;
+  }
+  const auto fwd = forwards ? core::Forwarder::possible : core::Forwarder::none;
+  core::Stack stack(cfg, *host, tap_out, rng, tap->vnet, io::fit_limits_to_rlimit(o.limits, fwd));
 
   // Port forwarding: the spliced TCP forwarder and the UDP forwarder, fed by
   // -t/-u and the API socket.

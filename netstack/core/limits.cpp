@@ -6,8 +6,10 @@
 
 namespace ferry::core {
 
-Limits fit_limits_to_fds(Limits l, uint64_t nofile, std::string* note) {
-  const uint64_t budget = nofile > kReservedFds + 4 * kMinFlows ? (nofile - kReservedFds) / 2 : 2 * kMinFlows;
+Limits fit_limits_to_fds(Limits l, uint64_t nofile, Forwarder fwd, std::string* note) {
+  const uint64_t shares = fwd == Forwarder::possible ? 2 : 1;
+  const uint64_t budget =
+      nofile > kReservedFds + 2 * shares * kMinFlows ? (nofile - kReservedFds) / shares : 2 * kMinFlows;
   const uint64_t want = l.tcp_flows + l.dgram_flows;
   if (want <= budget) return l;
   const Limits asked = l;

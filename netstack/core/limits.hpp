@@ -7,12 +7,14 @@
 // hard one) and calls it at start.
 //
 // Rule: kReservedFds descriptors are kept for ferry itself (tap, io_uring,
-// signalfd, eventfd, inotify/pidfd, API socket, listeners, logs); half of the
-// rest is the translator's (tcp_flows + dgram_flows), the other half is left
-// to the port forwarder's connections (6 descriptors each: two sockets, two
-// pipes). When the configured flows do not fit, both tables shrink in
-// proportion, and the bounds below them (half-open, per port, DNS) shrink
-// with them.
+// signalfd, eventfd, inotify/pidfd, API socket, listeners, logs). When ports
+// can be forwarded (a port spec or an API socket was given), half of the rest
+// is the translator's (tcp_flows + dgram_flows) and the other half is left to
+// the port forwarder's connections (6 descriptors each: two sockets, two
+// pipes); without them no forwarded connection can ever arrive, and the
+// translator may have all of the rest. When the configured flows do not fit,
+// both tables shrink in proportion, and the bounds below them (half-open,
+// per port, DNS) shrink with them.
 #pragma once
 
 #include "netstack/core/stack.hpp"
@@ -25,8 +27,11 @@ namespace ferry::core {
 inline constexpr uint64_t kReservedFds = 256;
 inline constexpr size_t kMinFlows = 16;
 
+// Whether the port forwarder can ever hold descriptors of its own.
+enum class Forwarder { none, possible };
+
 // Returns `l` unchanged when it fits `nofile`, else the shrunk limits; sets
 // `note` to a one-line explanation when it shrank them.
-Limits fit_limits_to_fds(Limits l, uint64_t nofile, std::string* note = nullptr);
+Limits fit_limits_to_fds(Limits l, uint64_t nofile, Forwarder fwd, std::string* note = nullptr);
 
 }  // namespace ferry::core

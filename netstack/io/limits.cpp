@@ -11,7 +11,7 @@
 
 namespace ferry::io {
 
-core::Limits fit_limits_to_rlimit(const core::Limits& wanted) {
+core::Limits fit_limits_to_rlimit(const core::Limits& wanted, core::Forwarder fwd) {
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
     spdlog::warn("getrlimit(RLIMIT_NOFILE): {}; flow limits left as configured", strerror(errno));
@@ -29,7 +29,7 @@ core::Limits fit_limits_to_rlimit(const core::Limits& wanted) {
   }
   std::string note;
   const uint64_t nofile = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX / 4 : uint64_t(rl.rlim_cur);
-  core::Limits l = core::fit_limits_to_fds(wanted, nofile, &note);
+  core::Limits l = core::fit_limits_to_fds(wanted, nofile, fwd, &note);
   if (!note.empty()) spdlog::info("{}", note);
   return l;
 }

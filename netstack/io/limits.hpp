@@ -3,11 +3,12 @@
 // limits under it (core/limits.hpp), logging when it had to lower them.
 #pragma once
 
+#include "netstack/core/limits.hpp"
 #include "netstack/core/stack.hpp"
 
 namespace ferry::io {
 
 // System calls: getrlimit, setrlimit.
-core::Limits fit_limits_to_rlimit(const core::Limits& wanted);
+core::Limits fit_limits_to_rlimit(const core::Limits& wanted, core::Forwarder fwd);
 
 }  // namespace ferry::io

@@ -201,7 +201,7 @@ namespace {
 TEST(FitLimitsToFds, UnchangedWhenTheyFit) {
   core::Limits l;
   std::string note;
-  core::Limits f = core::fit_limits_to_fds(l, 1 << 20, &note);
+  core::Limits f = core::fit_limits_to_fds(l, 1 << 20, core::Forwarder::possible, &note);
   EXPECT_EQ(f.tcp_flows, l.tcp_flows);
   EXPECT_EQ(f.dgram_flows, l.dgram_flows);
   EXPECT_TRUE(note.empty());
@@ -210,7 +210,7 @@ TEST(FitLimitsToFds, UnchangedWhenTheyFit) {
 TEST(FitLimitsToFds, ShrinkInProportionUnderALowLimit) {
   core::Limits l;
   std::string note;
-  core::Limits f = core::fit_limits_to_fds(l, 1024, &note);
+  core::Limits f = core::fit_limits_to_fds(l, 1024, core::Forwarder::possible, &note);
   EXPECT_LE(f.tcp_flows + f.dgram_flows, (1024 - core::kReservedFds) / 2);
   EXPECT_GE(f.tcp_flows, core::kMinFlows);
   EXPECT_GE(f.dgram_flows, core::kMinFlows);
@@ -220,10 +220,35 @@ TEST(FitLimitsToFds, ShrinkInProportionUnderALowLimit) {
   EXPECT_LE(f.dns_queries, f.dgram_flows);
   EXPECT_NE(note.find("descriptor limit 1024"), std::string::npos) << note;
   // Absurdly low limits still leave a usable minimum.
-  f = core::fit_limits_to_fds(l, 10);
+  f = core::fit_limits_to_fds(l, 10, core::Forwarder::possible);
   EXPECT_GE(f.tcp_flows, core::kMinFlows);
   EXPECT_EQ(f.dgram_flows, core::kMinFlows);
   EXPECT_LE(f.tcp_flows, 2 * core::kMinFlows);
+  f = core::fit_limits_to_fds(l, 10, core::Forwarder::none);
+  EXPECT_LE(f.tcp_flows, 2 * core::kMinFlows);
+  EXPECT_EQ(f.dgram_flows, core::kMinFlows);
+}
+
+// Without a port spec or an API socket no forwarded connection can arrive:
+// the translator may have every descriptor but ferry's own reserve. A
+// 20,000 limit (a container's usual hard limit) then holds 10,000 TCP flows.
+TEST(FitLimitsToFds, NoForwarderLeavesItsShareToTheTranslator) {
+  core::Limits l;
+  const uint64_t nofile = 20000;
+  core::Limits with = core::fit_limits_to_fds(l, nofile, core::Forwarder::possible);
+  std::string note;
+  core::Limits without = core::fit_limits_to_fds(l, nofile, core::Forwarder::none, &note);
+  EXPECT_LE(with.tcp_flows + with.dgram_flows, (nofile - core::kReservedFds) / 2);
+  EXPECT_LE(without.tcp_flows + without.dgram_flows, nofile - core::kReservedFds);
+  EXPECT_GT(without.tcp_flows + without.dgram_flows, (nofile - core::kReservedFds) * 9 / 10) << "the budget is used";
+  EXPECT_GE(without.tcp_flows, 10000u);
+  EXPECT_GT(without.tcp_flows, with.tcp_flows);
+  EXPECT_GT(without.tcp_flows, without.dgram_flows) << "proportions kept";
+  EXPECT_NE(note.find("descriptor limit 20000"), std::string::npos) << note;
+  // A limit that holds every table leaves them as configured either way.
+  core::Limits big = core::fit_limits_to_fds(l, 1 << 20, core::Forwarder::none);
+  EXPECT_EQ(big.tcp_flows, l.tcp_flows);
+  EXPECT_EQ(big.dgram_flows, l.dgram_flows);
 }
 
 }  // namespace
