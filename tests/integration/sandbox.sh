@@ -137,7 +137,10 @@ ft_on_exit "ft_kill $holder"
 ferry2=$!
 ft_on_exit "ft_kill $ferry2"
 ft_check "second ferry (with --exit-fd) configures tap0" ft_wait_for ft_in_ctr sh -c 'ip -4 addr show dev tap0 | grep -q inet'
-ft_check "second ferry is sandboxed too" test "$(status_field "$ferry2" Seccomp)" = 2
+# The sandbox goes on once everything is up, just after the tap is
+# configured: wait for it rather than race it.
+seccomp_on() { [ "$(status_field "$ferry2" Seccomp)" = 2 ]; }
+ft_check "second ferry is sandboxed too" ft_wait_for seccomp_on
 kill "$holder"
 rc=0
 for ((i = 0; i < 100; i++)); do kill -0 "$ferry2" 2>/dev/null || break; sleep 0.1; done
