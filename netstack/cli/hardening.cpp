@@ -15,6 +15,7 @@ enum : int {
   kMaxDns,
   kMaxReasm,
   kNoSandbox,
+  kBusyPoll,
 };
 
 }  // namespace
@@ -29,6 +30,8 @@ const char* const kHardeningHelp =
     "--max-udp-flows-per-port=N (ferry) flows per container source port or echo id (default 1024)\n"
     "--max-dns-queries=N      (ferry) DNS forwarder queries in flight (default 256)\n"
     "--max-reasm-datagrams=N  (ferry) IPv4 datagrams in reassembly, 64 KiB each (default 16)\n"
+    "--busy-poll=US           (ferry) poll up to US microseconds for the next event before sleeping, adapting\n"
+    "                         to the traffic (default 0: never; 50 suits connect/request workloads)\n"
     "--no-sandbox             (ferry) for debugging: no seccomp filter, mount namespace or capability drop\n"
     "                         (the sandbox is otherwise always on; docs/sandbox.md)\n";
 
@@ -43,6 +46,7 @@ std::vector<option> hardening_options() {
       {"max-dns-queries", required_argument, nullptr, kMaxDns},
       {"max-reasm-datagrams", required_argument, nullptr, kMaxReasm},
       {"no-sandbox", no_argument, nullptr, kNoSandbox},
+      {"busy-poll", required_argument, nullptr, kBusyPoll},
   };
 }
 
@@ -50,6 +54,12 @@ ferry::Expected<void, std::string> apply_hardening_option(int c, const char* arg
   if (c == kAllow || c == kDeny) return o.cfg.egress.add(c == kAllow, arg);
   if (c == kNoSandbox) {
     o.sandbox = false;
+    return {};
+  }
+  if (c == kBusyPoll) {
+    long v;
+    if (!parse_int(arg, 0, 1000, v)) return ferry::unexpected(std::string("--busy-poll must be 0-1000 microseconds: ") + arg);
+    o.busy_poll_us = unsigned(v);
     return {};
   }
   struct Bound {

@@ -1,4 +1,5 @@
-// Hardening options shared by ferry's personalities (docs/security.md):
+// ferry's own options, shared by its personalities: hardening
+// (docs/security.md) and the loop's busy poll:
 //
 //   --allow CIDR[:PORTS]        egress allow rule (repeatable; core/policy.hpp)
 //   --deny CIDR[:PORTS]         egress deny rule (repeatable)
@@ -8,6 +9,8 @@
 //   --max-udp-flows-per-port N
 //   --max-dns-queries N
 //   --max-reasm-datagrams N
+//   --busy-poll US              poll up to US microseconds before sleeping
+//                               (io/busy_poll.hpp; 0: never)
 //   --no-sandbox                run without the process sandbox (debugging
 //                               only; common/sandbox.hpp, docs/sandbox.md)
 //

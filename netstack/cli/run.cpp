@@ -159,6 +159,7 @@ int run(RunOptions& o) {
   if (!cfg.guest_mac && tap->mac) cfg.guest_mac = tap->mac;
 
   io::Loop loop;
+  loop.set_busy_poll_us(o.busy_poll_us);
   io::RealHost real_host(loop, cfg.resolv_conf);
   real_host.set_outbound4(cfg.outbound_addr);
   real_host.set_outbound6(cfg.outbound_addr6);

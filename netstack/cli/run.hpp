@@ -44,6 +44,10 @@ struct RunOptions {
   std::vector<int> keep_fds;
   // --no-sandbox (docs/sandbox.md): for debugging only.
   bool sandbox = true;
+  // --busy-poll: the most the loop polls before sleeping (io/busy_poll.hpp).
+  // Off by default: it buys connection rate and latency with CPU time and
+  // smaller batches, which cost bulk transfers (docs/performance.md).
+  unsigned busy_poll_us = 0;
 };
 
 // Returns the process's exit status. Errors are logged, naming their cause.

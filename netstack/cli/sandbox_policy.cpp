@@ -41,6 +41,8 @@ sandbox::Policy ferry_policy(const RunOptions& o, bool api) {
            // the io_uring loop (io/loop.cpp): submit and wait, the signalfd
            // made by Loop::run, the eventfd of posted jobs
            "io_uring_enter", "io_uring_register", "signalfd4", "poll", "ppoll",
+           // the busy poll (io/busy_poll.hpp): has another task taken the CPU?
+           "getrusage",
            // host sockets of container flows (io/host_sockets.cpp), listeners
            // of published ports added later through the API (portfwd/)
            "socket", "connect", "bind", "listen", "accept4", "setsockopt", "getsockopt", "getsockname",

@@ -5,7 +5,9 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -50,6 +52,12 @@ uint64_t monotonic_ms() {
   return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
 }
 
+static uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
+}
+
 // The signals the loop serves through its signalfd. They are blocked from
 // the loop's construction on, before any other thread (the API server's)
 // starts and inherits the mask: a signal the kernel hands to a thread that
@@ -75,7 +83,10 @@ Loop::Loop() {
   // a fifth less CPU per forwarded datagram. Only this thread submits
   // (SINGLE_ISSUER); the API thread hands work over with post(). Linux
   // 6.1; older kernels refuse the flags and get the plain ring.
-  p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  // TASKRUN_FLAG: the kernel marks the ring when deferred work is waiting,
+  // so the busy poll (poll_ring) can watch memory instead of entering the
+  // kernel in a loop.
+  p.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int r = io_uring_queue_init_params(1024, &ring_, &p);
   if (r == -EINVAL) {
     p = io_uring_params{};
@@ -250,11 +261,42 @@ void Loop::drain_tap(core::Stack& stack) {
   tap_pending_ = true;  // budget spent; come back before sleeping
 }
 
+// Submits what is queued, then polls for a completion until `until_ns`,
+// yielding the CPU between looks. With DEFER_TASKRUN a completion is only posted when this thread runs the
+// ring's deferred work; the kernel sets IORING_SQ_TASKRUN when there is
+// some, and only then does the poll enter the kernel to run it. Without
+// DEFER_TASKRUN (older kernels) completions are posted on their own and the
+// flag stays clear.
+bool Loop::poll_ring(uint64_t until_ns) {
+  io_uring_submit_and_get_events(&ring_);
+  for (;;) {
+    if (io_uring_cq_ready(&ring_)) return true;
+    if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) {
+      io_uring_get_events(&ring_);
+      continue;
+    }
+    if (monotonic_ns() >= until_ns) return false;
+    // Any other task that can run on this CPU goes first (KVM polls only
+    // while single_task_running()); with none, this returns at once.
+    sched_yield();
+  }
+}
+
+// Involuntary context switches of this thread so far: a yield that let
+// another task run counts as one.
+static long involuntary_switches() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return ru.ru_nivcsw;
+}
+
 void Loop::handle_signals(core::Stack& stack) {
   signalfd_siginfo si{};
   while (read(signal_fd_, &si, sizeof si) == sizeof si) {
     if (si.ssi_signo == SIGUSR1) {
-      spdlog::info("counters:\n{}\ntap_read {}", stack.stats(), tap_multishot_ ? "multishot" : "read()");
+      spdlog::info("counters:\n{}\ntap_read {}\nbusy_poll max {} us, window {} us, caught {}, slept {}, contended {}", stack.stats(),
+                   tap_multishot_ ? "multishot" : "read()", busy_.max_ns() / 1000, busy_.window_ns() / 1000,
+                   busy_.caught(), busy_.slept(), busy_.contended_count());
     } else {
       spdlog::debug("signal {}: exiting", si.ssi_signo);
       stop(0);
@@ -287,7 +329,19 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
     ts.tv_sec = int64_t(wait_ms / 1000);
     ts.tv_nsec = int64_t(wait_ms % 1000) * 1000000;
     io_uring_cqe* cqe = nullptr;
-    int r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    // Poll for a while before sleeping (busy_poll.hpp); the time to the
+    // wake-up teaches the window.
+    const bool may_poll = wait_ms > 0 && busy_.max_ns() > 0;
+    const uint64_t t0 = may_poll ? monotonic_ns() : 0;
+    bool caught = false, contended = false;
+    if (may_poll && busy_.window_ns() > 0) {
+      const long sw0 = involuntary_switches();
+      caught = poll_ring(t0 + busy_.window_ns());
+      contended = involuntary_switches() != sw0;
+    }
+    int r = caught ? 0 : io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    if (contended) busy_.contended();
+    else if (may_poll) busy_.after_wait(caught, monotonic_ns() - t0);
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY) {
       spdlog::error("io_uring wait failed: {}", strerror(-r));
       return 1;

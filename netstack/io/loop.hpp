@@ -19,6 +19,9 @@
 // buffer ring refused) the loop falls back to a multishot POLLIN poll and
 // non-blocking read()s, up to kTapBudget frames per batch.
 //
+// With --busy-poll the loop polls the ring for a short, adaptive while
+// before it sleeps (busy_poll.hpp), trading CPU time for wake-ups.
+//
 // Host sockets are read and written with plain non-blocking system calls
 // from the completion handlers: TCP data is read with MSG_PEEK at a moving
 // offset, which io_uring's queued reads could reorder. Completions are
@@ -28,6 +31,7 @@
 #pragma once
 
 #include "netstack/core/host.hpp"
+#include "netstack/io/busy_poll.hpp"
 #include "netstack/core/stack.hpp"
 
 #include <liburing.h>
@@ -93,6 +97,10 @@ class Loop {
   // Runs until stop() or a fatal condition. `exit_fd` < 0: none.
   // Returns the process exit status.
   int run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd, GoneWatch gone);
+  // Poll at most `us` microseconds for events before sleeping (adaptive,
+  // busy_poll.hpp); 0: always sleep at once. Before run().
+  void set_busy_poll_us(unsigned us) { busy_ = BusyPoll(uint64_t(us) * 1000); }
+
   void stop(int status) {
     stopping_ = true;
     status_ = status;
@@ -111,6 +119,7 @@ class Loop {
   void handle_signals(core::Stack& stack);
 
   void run_posted();
+  bool poll_ring(uint64_t until_ns);
 
   EventSink* sinks_[16] = {};
   int event_fd_ = -1;
@@ -133,6 +142,7 @@ class Loop {
   std::unique_ptr<uint8_t[]> tap_bufs_;
   size_t tap_buf_size_ = 0;
   uint64_t next_tap_check_ = 0;
+  BusyPoll busy_;
   bool stopping_ = false;
   int status_ = 0;
 };

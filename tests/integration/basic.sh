@@ -85,6 +85,8 @@ out=$("$FERRY_BIN" --no-such-flag 1 2>&1 || true)
 ft_check "unknown flag is named" grep -q "unknown option: --no-such-flag" <<<"$out"
 out=$("$FERRY_BIN" --mtu 70000 1 2>&1 || true)
 ft_check "bad MTU is named" grep -q "MTU must be 68-65521: 70000" <<<"$out"
+out=$("$FERRY_BIN" --busy-poll 5000 1 2>&1 || true)
+ft_check "bad --busy-poll is named" grep -q "busy-poll must be 0-1000 microseconds: 5000" <<<"$out"
 ft_check "--help lists --disable-host-loopback (podman's probe)" sh -c "'$FERRY_BIN' --help | grep -q -- --disable-host-loopback"
 ft_check "--version reports SLIRP_CONFIG_VERSION_MAX" sh -c "'$FERRY_BIN' --version | grep -q 'SLIRP_CONFIG_VERSION_MAX: 4'"
 ft_done
