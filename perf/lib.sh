@@ -50,7 +50,7 @@ start_tool() {
     [ $has_u = 1 ] || args+=(-u none)
   fi
   case $tool in
-    # FERRY_ARGS: extra options for ferry alone (word-split), e.g. "--busy-poll=0".
+    # FERRY_ARGS: extra options for ferry alone (word-split; run.sh --ferry-args).
     # shellcheck disable=SC2086
     ferry) "${TOOL_PREFIX[@]}" "${FT_AS_USER[@]}" "$FERRY_BIN" --configure --mtu 65520 ${FERRY_ARGS:-} "${args[@]}" "$CPID" tap0 >"$FT_TMP/ferry.log" 2>&1 & ;;
     slirp4netns)

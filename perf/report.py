@@ -196,9 +196,10 @@ def main():
         if t.get("short_of") and t["met"] is not None:
             met += " (with %d of %d flows open)" % t["short_of"]
         lines.append("| %s | %s | %s |" % (t["target"], fmt(t["value"]), met))
-    head = "Conditions: %s, %s, kernel %s, %s CPUs, load at start %s; %s s per run, median of %s; UDP at -b %s." % (
+    head = "Conditions: %s, %s, kernel %s, %s CPUs, load at start %s; %s s per run, median of %s; UDP at -b %s%s." % (
         cond.get("date", "?"), cond.get("host", "?"), cond.get("kernel", "?"), cond.get("cpus", "?"),
-        cond.get("load_at_start", "?"), cond.get("secs", "?"), cond.get("runs", "?"), cond.get("udp_rate", "?"))
+        cond.get("load_at_start", "?"), cond.get("secs", "?"), cond.get("runs", "?"), cond.get("udp_rate", "?"),
+        "; ferry %s" % cond["ferry_args"] if cond.get("ferry_args") else "")
     table = head + "\n\n" + "\n".join(lines) + "\n"
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write(table)

@@ -54,6 +54,8 @@ usage: perf/run.sh [options]
   --only LIST    row groups, comma-separated (default: all):
                  tap,veth,fwd_lo,fwd_tap,udp,rr,crr,mem
   --tools LIST   tools (default: ferry,slirp4netns,pasta)
+  --ferry-args ARGS  extra options for ferry alone, word-split, e.g.
+                 "--busy-poll=50" (default none; recorded in conditions.json)
   --udp-rate R   iperf3 -b for the UDP rows (default 10G)
   --udp-steps N  offered rates tried by the UDP search for the best rate
                  under 1 % loss (default 7)
@@ -77,6 +79,7 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --tools) TOOLS=$2; shift 2 ;;
+    --ferry-args) FERRY_ARGS=$2; shift 2 ;;
     --udp-rate) UDP_RATE=$2; shift 2 ;;
     --udp-steps) UDP_STEPS=$2; shift 2 ;;
     --udp-pacing) UDP_PACING=$2; shift 2 ;;
@@ -160,7 +163,7 @@ cat >"$OUT/conditions.json" <<EOF
 {"date": "$(date -Is)", "host": "$(hostname)", "kernel": "$(uname -r)", "cpus": $(nproc),
  "load_at_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "secs": $SECS, "runs": $RUNS, "rows": "$ONLY",
  "udp_rate": "$UDP_RATE", "udp_steps": $UDP_STEPS, "udp_pacing_us": $UDP_PACING, "flows": $FLOWS, "mtu": 65520, "nofile": $NOFILE,
- "ferry": "$(cd "$top" && git describe --always --dirty 2>/dev/null || echo unknown) ($FERRY)",
+ "ferry": "$(cd "$top" && git describe --always --dirty 2>/dev/null || echo unknown) ($FERRY)", "ferry_args": "${FERRY_ARGS:-}",
  "slirp4netns": "$(slirp4netns --version 2>/dev/null | head -n1)",
  "pasta": "$(dpkg-query -W -f '${Version}' passt 2>/dev/null)",
  "iperf3": "$(iperf3 --version 2>/dev/null | head -n1 | cut -d' ' -f2)",

@@ -316,6 +316,7 @@ bool SpliceForwarder::pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shu
     const ssize_t n = splice(in, nullptr, p.w, nullptr, size_t(kPipeWanted), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) {
       p.pending += size_t(n);
+      loop_.moved(uint64_t(n));
       continue;
     }
     if (n == 0) {

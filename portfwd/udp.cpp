@@ -401,6 +401,7 @@ void UdpForwarder::relay(uint32_t slot, bool from_host) {
     }
     for (int i = 0; i < n; ++i) {
       iovs_[size_t(i)].iov_len = msgs_[size_t(i)].msg_len;
+      loop_.moved(msgs_[size_t(i)].msg_len);
       if (from_host && !f.replied && f.held.size() < kHold)
         f.held.emplace_back(bufs_[size_t(i)].get(), bufs_[size_t(i)].get() + msgs_[size_t(i)].msg_len);
     }

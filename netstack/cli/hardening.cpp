@@ -31,7 +31,7 @@ const char* const kHardeningHelp =
     "--max-dns-queries=N      (ferry) DNS forwarder queries in flight (default 256)\n"
     "--max-reasm-datagrams=N  (ferry) IPv4 datagrams in reassembly, 64 KiB each (default 16)\n"
     "--busy-poll=US           (ferry) poll up to US microseconds for the next event before sleeping, adapting\n"
-    "                         to the traffic (default 0: never; 50 suits connect/request workloads)\n"
+    "                         to the traffic; never during bulk transfers (default 50; 0: never)\n"
     "--no-sandbox             (ferry) for debugging: no seccomp filter, mount namespace or capability drop\n"
     "                         (the sandbox is otherwise always on; docs/sandbox.md)\n";
 

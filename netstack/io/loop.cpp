@@ -294,9 +294,9 @@ void Loop::handle_signals(core::Stack& stack) {
   signalfd_siginfo si{};
   while (read(signal_fd_, &si, sizeof si) == sizeof si) {
     if (si.ssi_signo == SIGUSR1) {
-      spdlog::info("counters:\n{}\ntap_read {}\nbusy_poll max {} us, window {} us, caught {}, slept {}, contended {}", stack.stats(),
+      spdlog::info("counters:\n{}\ntap_read {}\nbusy_poll max {} us, window {} us, caught {}, slept {}, contended {}, bulk periods {}", stack.stats(),
                    tap_multishot_ ? "multishot" : "read()", busy_.max_ns() / 1000, busy_.window_ns() / 1000,
-                   busy_.caught(), busy_.slept(), busy_.contended_count());
+                   busy_.caught(), busy_.slept(), busy_.contended_count(), busy_.bulk_periods());
     } else {
       spdlog::debug("signal {}: exiting", si.ssi_signo);
       stop(0);
@@ -414,6 +414,13 @@ int Loop::run(core::Stack& stack, int tap_fd, size_t tap_frame_max, int exit_fd,
         spdlog::info("the container's network namespace is gone; exiting");
         stop(0);
       }
+    }
+    if (busy_.max_ns() > 0 && now >= next_period_) {
+      const core::Counters& c = stack.counters();
+      const uint64_t total = c.bytes_in + c.bytes_out + moved_;
+      busy_.period(total - period_bytes_);
+      period_bytes_ = total;
+      next_period_ = now + BusyPoll::kBulkPeriodMs;
     }
     if (stack.next_deadline() <= now) stack.on_timer(now);
     stack.flush(now);

@@ -67,6 +67,9 @@ class Loop {
   // free for EventSinks.
   static constexpr uint8_t kFirstSinkKind = 3, kLastSinkKind = 15;
   void add_sink(uint8_t kind, EventSink* sink) { sinks_[kind] = sink; }
+  // Bytes a sink moved between host sockets (the busy poll's bulk gate;
+  // the translator's tap bytes are counted by the Stack).
+  void moved(uint64_t bytes) { moved_ += bytes; }
 
   // Runs `job` on the loop's thread, soon, in the order posted. Thread-safe:
   // the control plane (the API server's thread) hands work to the data plane
@@ -143,6 +146,9 @@ class Loop {
   size_t tap_buf_size_ = 0;
   uint64_t next_tap_check_ = 0;
   BusyPoll busy_;
+  uint64_t moved_ = 0;         // bytes moved by sinks (moved())
+  uint64_t period_bytes_ = 0;  // tap and sink bytes at the last period's start
+  uint64_t next_period_ = 0;   // monotonic ms
   bool stopping_ = false;
   int status_ = 0;
 };

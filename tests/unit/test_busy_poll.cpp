@@ -1,8 +1,8 @@
 // The loop's adaptive busy poll (io/busy_poll.hpp): the window grows while
 // the loop's sleeps end within the maximum, stays while polling catches the
 // events, and drops to zero after a sleep longer than the maximum, so an
-// idle container costs no polling; another task wanting the CPU stops it
-// too.
+// idle container costs no polling; another task wanting the CPU, or a bulk
+// transfer, stops it too.
 #include "netstack/io/busy_poll.hpp"
 
 #include <gtest/gtest.h>
@@ -68,6 +68,24 @@ TEST(BusyPoll, ContentionStopsPollingUntilShortSleepsComeBack) {
   EXPECT_EQ(b.contended_count(), 1u);
   b.after_wait(false, 30 * us);
   EXPECT_EQ(b.window_ns(), BusyPoll::kStartNs);
+}
+
+TEST(BusyPoll, BulkTransfersDoNotPoll) {
+  BusyPoll b(50 * us);
+  for (int i = 0; i < 5; ++i) b.after_wait(false, 45 * us);
+  ASSERT_EQ(b.window_ns(), 50 * us);
+  b.period(100 * 1024);  // requests and answers: polling stays
+  EXPECT_EQ(b.window_ns(), 50 * us);
+  b.period(BusyPoll::kBulkBytes + 1);  // a bulk transfer
+  EXPECT_TRUE(b.bulk());
+  EXPECT_EQ(b.window_ns(), 0u);
+  for (int i = 0; i < 5; ++i) b.after_wait(false, 30 * us);
+  EXPECT_EQ(b.window_ns(), 0u);  // short sleeps do not grow it while bulk
+  b.period(0);  // the transfer ended
+  EXPECT_FALSE(b.bulk());
+  b.after_wait(false, 30 * us);
+  EXPECT_EQ(b.window_ns(), BusyPoll::kStartNs);
+  EXPECT_EQ(b.bulk_periods(), 1u);
 }
 
 }  // namespace
