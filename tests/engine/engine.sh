@@ -73,7 +73,7 @@ seen=$("$BIN/nettool.py" udp-whoami 127.0.0.1 "$uport" 2>&1) || true  # it asks 
 ft_check "a published UDP port (-p 127.0.0.1:$uport:7004/udp) answers from the container ('$seen')" \
   grep -Eq '^[0-9.]+ [0-9]+$' <<<"$seen"
 ft_check "ps shows the mapping as /udp" fc_has "127.0.0.1:$uport->7004/udp" ps
-if ip -6 addr show dev lo | grep -q 'inet6 ::1'; then
+if ip -6 addr show dev lo | grep >/dev/null 'inet6 ::1'; then
   w6port=$(ft_free_port)
   fc run -d --name web6 --rootfs "$ROOTFS" -p "[::1]:$w6port:80" -- httpd -f -p 80 -h /www >/dev/null
   ft_wait_for sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | socat -t 2 - TCP6:[::1]:$w6port | grep -q hello"

@@ -107,7 +107,7 @@ ft_check "ferry is alive after the attack" kill -0 "$FERRY_PID"
 ft_log "ferry peak during the attack: VmRSS $max_rss kB, $max_fds descriptors"
 ft_check "descriptors stayed within the flow bounds ($max_fds <= $MAX_TCP + $MAX_UDP + 256)" \
   test "$max_fds" -le $((MAX_TCP + MAX_UDP + 256))
-if ldd "$FERRY_BIN" | grep -q libasan; then default_rss_mb=512; else default_rss_mb=128; fi
+if ldd "$FERRY_BIN" | grep >/dev/null libasan; then default_rss_mb=512; else default_rss_mb=128; fi
 max_rss_mb=${FT_HOSTILE_MAX_RSS_MB:-$default_rss_mb}
 ft_check "memory stayed bounded (peak VmRSS $((max_rss / 1024)) MiB <= $max_rss_mb MiB)" \
   test "$max_rss" -le $((max_rss_mb * 1024))

@@ -7,6 +7,10 @@
 #  - ends only processes it started, by PID, and namespaces it made, by name.
 #  - sends traffic only to loopback or to namespaces it created.
 set -euo pipefail
+# Under pipefail, `producer | grep -q X` can read as "no match": grep quits at
+# the first match and a producer that writes again dies of SIGPIPE (141).
+# Tests write `producer | grep >/dev/null X` instead, which reads to the end
+# (inside `sh -c`, dash has no pipefail and grep -q is fine).
 
 FT_ID="$$$(printf '%04x' $((RANDOM)))"
 FT_TMP=$(mktemp -d /tmp/ferry-test.XXXXXX)
@@ -91,7 +95,7 @@ ft_kill() {
 }
 
 # ft_listening PORT: a TCP socket listens on PORT (use with ft_wait_for).
-ft_listening() { ss -Htln "sport = :$1" | grep -q .; }
+ft_listening() { ss -Htln "sport = :$1" | grep >/dev/null .; }
 
 # ft_remote_host NAME: a test host of this test's own, "outside" the machine:
 # a network namespace NAME-$FT_ID behind a veth pair from the host, on
