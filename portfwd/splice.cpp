@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -201,11 +202,37 @@ bool SpliceForwarder::connect_ctr(Conn& c, uint32_t slot) {
     }
     set_nodelay(fd);
     c.ctr = fd;
+    if (connected_now(fd)) {
+      established(c, slot);
+      return true;
+    }
     c.connecting = true;
     loop_.watch(c.ctr, token(slot, kRoleCtr), false, true);
     return true;
   }
   return false;
+}
+
+// A connect to a local address (the container's loopback, or the host's
+// for an outbound forward) runs the whole handshake inside connect(): the
+// SYN, SYN-ACK and ACK are delivered by the loopback device in the caller's
+// context, and the socket is established when connect() returns
+// EINPROGRESS. Seeing that at once lets the first splice of the request
+// follow in the same loop turn: the server, woken by the handshake, finds
+// the request when it looks, instead of sleeping once more for it, and the
+// loop arms no poll for the completion. A peer further away (a slow
+// handshake, or a refusal) is left to the poll as before.
+bool SpliceForwarder::connected_now(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && p.revents == POLLOUT;
+}
+
+void SpliceForwarder::established(Conn& c, uint32_t slot) {
+  c.connecting = false;
+  loop_.watch(c.ctr, token(slot, kRoleCtr), true, false);
+  loop_.watch(c.host, token(slot, kRoleHost), true, false);
+  if (!c.want) dirty_.push_back(slot);
+  c.want |= kToCtr | kToHost;
 }
 
 void SpliceForwarder::start_conn(int host_fd, const Listener& l) {
@@ -241,16 +268,14 @@ void SpliceForwarder::on_conn_event(uint32_t slot, uint8_t role, uint32_t events
       if (err == 0) err = ECONNRESET;
     }
     if (err == 0) {
-      c.connecting = false;
-      loop_.watch(c.ctr, token(slot, kRoleCtr), true, false);
-      loop_.watch(c.host, token(slot, kRoleHost), true, false);
-    } else {
-      close_socket(loop_, c.ctr, false);
-      c.ctr = -1;
-      if (err == ECONNREFUSED && connect_ctr(c, slot)) return;
-      close_conn(slot, true);
+      established(c, slot);
       return;
     }
+    close_socket(loop_, c.ctr, false);
+    c.ctr = -1;
+    if (err == ECONNREFUSED && connect_ctr(c, slot)) return;
+    close_conn(slot, true);
+    return;
   }
   // Which direction the event concerns: readable host or writable
   // container socket moves host -> container, and the other way round;

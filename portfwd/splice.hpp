@@ -115,6 +115,10 @@ class SpliceForwarder : public io::EventSink {
   bool drop_pipe_pool();
   // Starts a connect to the next target that does not fail at once.
   bool connect_ctr(Conn& c, uint32_t slot);
+  // Whether a connect that returned EINPROGRESS has completed already.
+  static bool connected_now(int fd);
+  // The connect completed: watch both sockets and pump both directions.
+  void established(Conn& c, uint32_t slot);
   void on_conn_event(uint32_t slot, uint8_t role, uint32_t events);
   // Moves data from `in` through `p` to `out`; false on a fatal error.
   bool pump(int in, Pipe& p, int out, bool& in_eof, bool& out_shut, bool other_shut, uint32_t slot,
