@@ -63,7 +63,7 @@ start_tool() {
         "${args[@]}" -T none -U none "$CPID" >"$FT_TMP/pasta.log" 2>&1 & ;;
     *) echo "start_tool: unknown tool $tool" >&2; return 1 ;;
   esac
-  TOOL_PID=$!
+  TOOL_PID=$! TOOL_NAME=$tool
   ft_wait_for ft_in_ctr sh -c 'ip -4 addr show dev tap0 | grep -q 10.0.2.100' ||
     { echo "$tool did not configure the container" >&2; return 1; }
   ft_wait_for ft_in_ctr sh -c 'ip route show default | grep -q 10.0.2.2' || true

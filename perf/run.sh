@@ -331,6 +331,11 @@ container_for() {
   ft_on_exit "ft_kill $TOOL_PID"
 }
 end_container() {
+  # ferry's busy-poll counters for the rows just run (SIGUSR1 prints them).
+  if [ "${TOOL_NAME:-}" = ferry ] && kill -USR1 "$TOOL_PID" 2>/dev/null; then
+    sleep 0.3
+    grep '^busy_poll' "$FT_TMP/ferry.log" | tail -n 1 | sed 's/^/# ferry: /' >>"$LOG" || true
+  fi
   ft_kill "$TOOL_PID"
   ft_kill "$CPID"
   TOOL_PID=
