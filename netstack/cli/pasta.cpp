@@ -18,7 +18,7 @@
 // then, or with the child's status (its errors already on stderr) when the
 // child failed.
 #include "common/log.hpp"
-#include "netstack/cli/hardening.hpp"
+#include "netstack/cli/ferry_options.hpp"
 #include "netstack/cli/personalities.hpp"
 #include "netstack/cli/run.hpp"
 
@@ -72,7 +72,7 @@ void print_help() {
       "  -h, --help               show this help and exit\n"
       "  --version                show version and exit\n"
       "ferry's own options (docs/security.md):\n%s",
-      kVersion, kHardeningHelp);
+      kVersion, kFerryOptionsHelp);
 }
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -189,7 +189,7 @@ int pasta_main(int argc, char** argv) {
       {"version", no_argument, nullptr, kVersionOpt},
       {"resolv-conf", required_argument, nullptr, kResolv},
   };
-  for (const option& h : hardening_options()) opts.push_back(h);
+  for (const option& h : ferry_options()) opts.push_back(h);
   opts.push_back({nullptr, 0, nullptr, 0});
   opterr = 0;
   int c;
@@ -233,8 +233,8 @@ int pasta_main(int argc, char** argv) {
       case kVersionOpt: std::printf("pasta (ferry %s, pasta-compatible command line)\n", kVersion); return 0;
       case ':': usage_error(std::string("option requires an argument: ") + argv[optind - 1]);
       default:
-        if (!is_hardening_option(c)) usage_error(std::string("unknown or unsupported option: ") + argv[optind - 1]);
-        if (auto r = apply_hardening_option(c, optarg, o); !r) usage_error(r.error());
+        if (!is_ferry_option(c)) usage_error(std::string("unknown or unsupported option: ") + argv[optind - 1]);
+        if (auto r = apply_ferry_option(c, optarg, o); !r) usage_error(r.error());
     }
   }
   const int npos = argc - optind;

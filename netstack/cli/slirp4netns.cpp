@@ -6,7 +6,7 @@
 //
 // Parses with getopt_long into RunOptions, then run() (run.hpp) does the rest.
 #include "common/log.hpp"
-#include "netstack/cli/hardening.hpp"
+#include "netstack/cli/ferry_options.hpp"
 #include "netstack/cli/personalities.hpp"
 #include "netstack/cli/run.hpp"
 #include "netstack/io/outbound.hpp"
@@ -59,7 +59,7 @@ void print_help(const char* prog) {
       "-v, --version            show version and exit\n"
       "\n"
       "Send SIGUSR1 to print counters (frames, flows, drops by reason) to stderr.\n",
-      prog, prog, kHardeningHelp);
+      prog, prog, kFerryOptionsHelp);
 }
 
 void print_version(const char* prog) {
@@ -114,7 +114,7 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       {"help", no_argument, nullptr, 'h'},
       {"version", no_argument, nullptr, 'v'},
   };
-  for (const option& h : hardening_options()) opts.push_back(h);
+  for (const option& h : ferry_options()) opts.push_back(h);
   opts.push_back({nullptr, 0, nullptr, 0});
   opterr = 0;
   int c;
@@ -158,8 +158,8 @@ int slirp4netns_main(const char* prog, int argc, char** argv) {
       case 'v': print_version(prog); return 0;
       case ':': usage_error(prog, std::string("option requires an argument: ") + argv[optind - 1]);
       default:
-        if (!is_hardening_option(c)) usage_error(prog, std::string("unknown option: ") + argv[optind - 1]);
-        if (auto r = apply_hardening_option(c, optarg, o); !r) usage_error(prog, r.error());
+        if (!is_ferry_option(c)) usage_error(prog, std::string("unknown option: ") + argv[optind - 1]);
+        if (auto r = apply_ferry_option(c, optarg, o); !r) usage_error(prog, r.error());
     }
   }
   if (target_type == "bess") {

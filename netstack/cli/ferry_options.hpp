@@ -14,9 +14,9 @@
 //   --no-sandbox                run without the process sandbox (debugging
 //                               only; common/sandbox.hpp, docs/sandbox.md)
 //
-// Each personality appends hardening_options() to its getopt_long table and
-// hands the codes for which is_hardening_option() holds to
-// apply_hardening_option().
+// Each personality appends ferry_options() to its getopt_long table and
+// hands the codes for which is_ferry_option() holds to
+// apply_ferry_option().
 #pragma once
 
 #include "netstack/cli/run.hpp"
@@ -30,13 +30,13 @@
 
 namespace ferry::cli {
 
-inline constexpr int kFirstHardeningOption = 0x1000;
+inline constexpr int kFirstFerryOption = 0x1000;
 
-std::vector<option> hardening_options();
-inline bool is_hardening_option(int c) { return c >= kFirstHardeningOption && c < kFirstHardeningOption + 16; }
+std::vector<option> ferry_options();
+inline bool is_ferry_option(int c) { return c >= kFirstFerryOption && c < kFirstFerryOption + 16; }
 // The error text names the option and its value.
-ferry::Expected<void, std::string> apply_hardening_option(int c, const char* arg, RunOptions& o);
+ferry::Expected<void, std::string> apply_ferry_option(int c, const char* arg, RunOptions& o);
 // Lines for --help, in the style of the slirp4netns help text.
-extern const char* const kHardeningHelp;
+extern const char* const kFerryOptionsHelp;
 
 }  // namespace ferry::cli

@@ -1,12 +1,12 @@
-// Hardening options shared by ferry's personalities: see hardening.hpp.
-#include "netstack/cli/hardening.hpp"
+// ferry's own options, shared by its personalities: see ferry_options.hpp.
+#include "netstack/cli/ferry_options.hpp"
 
 namespace ferry::cli {
 
 namespace {
 
 enum : int {
-  kAllow = kFirstHardeningOption,
+  kAllow = kFirstFerryOption,
   kDeny,
   kMaxTcp,
   kMaxHalfOpen,
@@ -20,7 +20,7 @@ enum : int {
 
 }  // namespace
 
-const char* const kHardeningHelp =
+const char* const kFerryOptionsHelp =
     "--allow=CIDR[:PORTS]     (ferry) allow the container's outbound flows to CIDR (IPv4 or IPv6, PORTS: P or A-B);\n"
     "                         repeatable, first matching rule wins, any --allow makes the default deny\n"
     "--deny=CIDR[:PORTS]      (ferry) deny them, e.g. --deny=169.254.169.254/32 (cloud metadata)\n"
@@ -35,7 +35,7 @@ const char* const kHardeningHelp =
     "--no-sandbox             (ferry) for debugging: no seccomp filter, mount namespace or capability drop\n"
     "                         (the sandbox is otherwise always on; docs/sandbox.md)\n";
 
-std::vector<option> hardening_options() {
+std::vector<option> ferry_options() {
   return {
       {"allow", required_argument, nullptr, kAllow},
       {"deny", required_argument, nullptr, kDeny},
@@ -50,7 +50,7 @@ std::vector<option> hardening_options() {
   };
 }
 
-ferry::Expected<void, std::string> apply_hardening_option(int c, const char* arg, RunOptions& o) {
+ferry::Expected<void, std::string> apply_ferry_option(int c, const char* arg, RunOptions& o) {
   if (c == kAllow || c == kDeny) return o.cfg.egress.add(c == kAllow, arg);
   if (c == kNoSandbox) {
     o.sandbox = false;
@@ -84,7 +84,7 @@ ferry::Expected<void, std::string> apply_hardening_option(int c, const char* arg
     o.limits.*b.field = size_t(v);
     return {};
   }
-  return ferry::unexpected(std::string("unknown hardening option"));
+  return ferry::unexpected(std::string("unknown ferry option"));
 }
 
 }  // namespace ferry::cli
