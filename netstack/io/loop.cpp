@@ -46,17 +46,13 @@ constexpr unsigned kTapBufs = 32;
 constexpr uint32_t kInMask = POLLIN | POLLRDHUP;
 }  // namespace
 
-uint64_t monotonic_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
-
 static uint64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000 + uint64_t(ts.tv_nsec);
 }
+
+uint64_t monotonic_ms() { return monotonic_ns() / 1000000; }
 
 // The signals the loop serves through its signalfd. They are blocked from
 // the loop's construction on, before any other thread (the API server's)
