@@ -11,7 +11,9 @@
 # Rows (--only takes these group names, comma-separated):
 #   tap      TCP container -> host and host -> container (-R) over the tap, to
 #            an iperf3 server on the host's 127.0.0.1 through the gateway
-#            10.0.2.2; also the tool's CPU seconds per GB moved
+#            10.0.2.2; also the tool's CPU seconds per GB moved; and the
+#            upload paced at 4 Gbit/s (iperf3 -b), whose CPU per GB compares
+#            the tools at the same rate (and does not stall pasta)
 #   veth     kernel baseline: iperf3 between two network namespaces joined by
 #            a veth pair (MTU 65520), made and removed by this script
 #   fwd_lo   TCP port forward, host client on 127.0.0.1 -> iperf3 server in
@@ -354,6 +356,7 @@ if want tap; then
   for tool in "${tools[@]}"; do
     container_for "$tool"
     IPERF_IN_CTR=1 iperf_row "$tool" tcp_up cpu_tap_up -c 10.0.2.2 -p "$IPERF_PORT"
+    IPERF_IN_CTR=1 iperf_row "$tool" tcp_up_paced cpu_tap_up_paced -c 10.0.2.2 -p "$IPERF_PORT" -b 4G
     IPERF_IN_CTR=1 iperf_row "$tool" tcp_down cpu_tap_down -c 10.0.2.2 -p "$IPERF_PORT" -R
     end_container
   done
