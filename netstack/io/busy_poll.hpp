@@ -18,8 +18,14 @@
 // while no other task wants the CPU (single_task_running()); the loop's
 // equivalent yields the CPU between looks at the ring, and a poll during
 // which another task ran (the thread's involuntary context switches grew)
-// resets the window to zero: on a machine whose CPUs are all busy (the
-// peers of a bulk transfer), polling would only take their time.
+// halves the window, as KVM's shrink_halt_poll_ns does with a shrink factor
+// of 2, and a window halved below kStartNs is zero: on a machine whose CPUs
+// are all busy (the peers of a bulk transfer), repeated contention stops
+// polling within a few waits, while a single task passing through keeps
+// most of the window it earned. Resetting to zero on the first contention
+// made the loop sleep through request/response exchanges it could have
+// polled for: the round trip's p50 was 46-47 us with the reset and 38 us
+// with halving on a 2-CPU VM (docs/performance.md, "Connection rate").
 //
 // Bulk transfers do not poll at all. When ferry is faster than the peers of
 // a transfer, a sleep lets their packets pile up, and the next wake-up
@@ -79,10 +85,11 @@ class BusyPoll {
   }
   bool bulk() const { return bulk_; }
 
-  // Another task wanted this CPU while the loop polled: stop polling.
+  // Another task wanted this CPU while the loop polled: poll half as long.
   void contended() {
     ++contended_;
-    window_ns_ = 0;
+    window_ns_ /= 2;
+    if (window_ns_ < kStartNs) window_ns_ = 0;
   }
 
   // Counters for the loop's statistics.

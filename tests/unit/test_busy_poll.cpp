@@ -1,8 +1,8 @@
 // The loop's adaptive busy poll (io/busy_poll.hpp): the window grows while
 // the loop's sleeps end within the maximum, stays while polling catches the
 // events, and drops to zero after a sleep longer than the maximum, so an
-// idle container costs no polling; another task wanting the CPU, or a bulk
-// transfer, stops it too.
+// idle container costs no polling; another task wanting the CPU halves it,
+// and a bulk transfer stops it.
 #include "netstack/io/busy_poll.hpp"
 
 #include <gtest/gtest.h>
@@ -59,13 +59,30 @@ TEST(BusyPoll, ALongSleepStopsPolling) {
   EXPECT_EQ(b.window_ns(), 0u);
 }
 
-TEST(BusyPoll, ContentionStopsPollingUntilShortSleepsComeBack) {
+TEST(BusyPoll, ContentionHalvesTheWindow) {
   BusyPoll b(50 * us);
   for (int i = 0; i < 5; ++i) b.after_wait(false, 45 * us);
   ASSERT_EQ(b.window_ns(), 50 * us);
   b.contended();
-  EXPECT_EQ(b.window_ns(), 0u);
+  EXPECT_EQ(b.window_ns(), 25 * us);
   EXPECT_EQ(b.contended_count(), 1u);
+  // Short sleeps grow it back.
+  b.after_wait(false, 30 * us);
+  EXPECT_EQ(b.window_ns(), 50 * us);
+}
+
+TEST(BusyPoll, RepeatedContentionStopsPollingUntilShortSleepsComeBack) {
+  BusyPoll b(50 * us);
+  for (int i = 0; i < 5; ++i) b.after_wait(false, 45 * us);
+  ASSERT_EQ(b.window_ns(), 50 * us);
+  b.contended();  // 25 us
+  b.contended();  // 12.5 us
+  EXPECT_EQ(b.window_ns(), 12'500u);
+  b.contended();  // 6.25 us is below the start: no polling
+  EXPECT_EQ(b.window_ns(), 0u);
+  b.contended();
+  EXPECT_EQ(b.window_ns(), 0u);
+  EXPECT_EQ(b.contended_count(), 4u);
   b.after_wait(false, 30 * us);
   EXPECT_EQ(b.window_ns(), BusyPoll::kStartNs);
 }
