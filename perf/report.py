@@ -235,9 +235,12 @@ def chart(out, rows, cond):
         return
     groups = [("Throughput (Gbit/s, higher is better)", "Gbit/s"), ("Connections per second", "conn/s"),
               ("Latency (us) / loss (%), lower is better", ("us", "%")),
-              ("CPU s/GB and memory MiB, lower is better", ("s/GB", "MiB"))]
+              # CPU per GB (~0.1-2) and memory (~3-200) apart: on one axis the
+              # CPU bars would be invisible.
+              ("CPU per GB (s/GB), lower is better", "s/GB"),
+              ("Memory (MiB), lower is better", "MiB")]
     tools = [("ferry", "#1f77b4"), ("slirp4netns", "#ff7f0e"), ("pasta", "#2ca02c"), ("baseline", "#7f7f7f")]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(13, 15))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(13, 18))
     for ax, (title, units) in zip(axes, groups):
         units = units if isinstance(units, tuple) else (units,)
         sel = [r for r in rows if r["unit"] in units]
@@ -257,7 +260,7 @@ def chart(out, rows, cond):
             ax.set_yscale("symlog")
     fig.suptitle("ferry vs slirp4netns vs pasta (%s, %s s x %s runs, medians)" % (
         cond.get("date", "?"), cond.get("secs", "?"), cond.get("runs", "?")))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle
     fig.savefig(os.path.join(out, "chart.png"), dpi=80)
     print("# wrote %s" % os.path.join(out, "chart.png"))
 
