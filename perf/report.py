@@ -240,7 +240,7 @@ def chart(out, rows, cond):
               ("CPU per GB (s/GB), lower is better", "s/GB"),
               ("Memory (MiB), lower is better", "MiB")]
     tools = [("ferry", "#1f77b4"), ("slirp4netns", "#ff7f0e"), ("pasta", "#2ca02c"), ("baseline", "#7f7f7f")]
-    fig, axes = plt.subplots(len(groups), 1, figsize=(13, 18))
+    fig, axes = plt.subplots(len(groups), 1, figsize=(13, 3.6 * len(groups)))
     for ax, (title, units) in zip(axes, groups):
         units = units if isinstance(units, tuple) else (units,)
         sel = [r for r in rows if r["unit"] in units]
