@@ -384,15 +384,19 @@ Expected<pid_t, std::string> spawn_holder() {
       close(sync[0]);
       close(maps[1]);
       char c = 'x';
-      if (unshare(CLONE_NEWUSER) != 0) { write_all(sync[1], &c, 1); _exit(1); }
+      // A failure is 'x' and the errno, so the monitor can say why.
+      auto fail = [&] {
+        const int e = errno;
+        c = 'x';
+        write_all(sync[1], &c, 1);
+        write_all(sync[1], &e, sizeof e);
+        _exit(1);
+      };
+      if (unshare(CLONE_NEWUSER) != 0) fail();
       c = 'u';
       write_all(sync[1], &c, 1);
       if (!read_exact(maps[0], &c, 1)) _exit(1);
-      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0 || unshare(CLONE_NEWNET) != 0) {
-        c = 'x';
-        write_all(sync[1], &c, 1);
-        _exit(1);
-      }
+      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0 || unshare(CLONE_NEWNET) != 0) fail();
       c = 'n';
       write_all(sync[1], &c, 1);
       int null = open("/dev/null", O_RDWR);
@@ -418,11 +422,19 @@ Expected<pid_t, std::string> spawn_holder() {
     return r;
   };
   if (!read_exact(sync[0], &h, sizeof h) || h <= 0) return done(unexpected(std::string("cannot start the namespace holder")));
-  if (!read_exact(sync[0], &c, 1) || c != 'u') return done(unexpected(std::string("holder: cannot unshare the user namespace")));
+  // After a failure's 'x' the holder sends its errno; none: it died first.
+  auto why = [&](const char* what) {
+    int e = 0;
+    std::string msg = std::string("holder: ") + what;
+    if (c == 'x' && read_exact(sync[0], &e, sizeof e)) msg += std::string(": ") + strerror(e);
+    else msg += ": the holder exited without saying why";
+    return done(unexpected(msg));
+  };
+  if (!read_exact(sync[0], &c, 1) || c != 'u') return why("cannot unshare the user namespace");
   if (auto m = map_ids(h); !m) return done(unexpected(m.error()));
   c = 'm';
   write_all(maps[1], &c, 1);
-  if (!read_exact(sync[0], &c, 1) || c != 'n') return done(unexpected(std::string("holder: cannot make the network namespace")));
+  if (!read_exact(sync[0], &c, 1) || c != 'n') return why("cannot make the network namespace");
   return done(h);
 }
 
