@@ -376,13 +376,18 @@ Expected<pid_t, std::string> spawn_holder() {
   pid_t mid = fork();
   if (mid < 0) return unexpected(errno_text("fork"));
   if (mid == 0) {
-    // Intermediate: makes the holder, tells its pid, exits (the holder is
-    // then a child of init, not of this monitor).
+    // Intermediate: makes the holder and exits (the holder is then a child
+    // of init, not of this monitor). The holder alone writes to `sync`, its
+    // pid first: with two writers the holder's 'u' could overtake the
+    // intermediate's pid, and the monitor would read a garbled pid (and
+    // SIGKILL it on the error path).
     setsid();
     pid_t h = fork();
     if (h == 0) {
       close(sync[0]);
       close(maps[1]);
+      const pid_t self = getpid();
+      write_all(sync[1], &self, sizeof self);
       char c = 'x';
       // A failure is 'x' and the errno, so the monitor can say why.
       auto fail = [&] {
@@ -407,8 +412,7 @@ Expected<pid_t, std::string> spawn_holder() {
       if (chdir("/") != 0) _exit(1);
       for (;;) pause();
     }
-    write_all(sync[1], &h, sizeof h);
-    _exit(h < 0 ? 1 : 0);
+    _exit(h < 0 ? 1 : 0);  // no holder: the monitor reads end of file
   }
   close(sync[1]);
   close(maps[0]);
