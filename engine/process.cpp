@@ -371,8 +371,8 @@ void kill_container(Spawned& s) {
 }
 
 Expected<pid_t, std::string> spawn_holder() {
-  int sync[2], maps[2];
-  if (pipe2(sync, O_CLOEXEC) || pipe2(maps, O_CLOEXEC)) return unexpected(errno_text("pipe"));
+  int sync[2], maps[2], err[2];  // holder -> monitor: pid and steps; monitor -> holder; holder's error text
+  if (pipe2(sync, O_CLOEXEC) || pipe2(maps, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) return unexpected(errno_text("pipe"));
   pid_t mid = fork();
   if (mid < 0) return unexpected(errno_text("fork"));
   if (mid == 0) {
@@ -386,29 +386,22 @@ Expected<pid_t, std::string> spawn_holder() {
     if (h == 0) {
       close(sync[0]);
       close(maps[1]);
+      close(err[0]);
       const pid_t self = getpid();
       write_all(sync[1], &self, sizeof self);
-      char c = 'x';
-      // A failure is 'x' and the errno, so the monitor can say why.
-      auto fail = [&] {
-        const int e = errno;
-        c = 'x';
-        write_all(sync[1], &c, 1);
-        write_all(sync[1], &e, sizeof e);
-        _exit(1);
-      };
-      if (unshare(CLONE_NEWUSER) != 0) fail();
-      c = 'u';
+      if (unshare(CLONE_NEWUSER) != 0) child_fail(err[1], "unshare the user namespace");
+      char c = 'u';
       write_all(sync[1], &c, 1);
       if (!read_exact(maps[0], &c, 1)) _exit(1);
-      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0 || unshare(CLONE_NEWNET) != 0) fail();
+      if (setresgid(0, 0, 0) != 0 || setresuid(0, 0, 0) != 0) child_fail(err[1], "become root in the user namespace");
+      if (unshare(CLONE_NEWNET) != 0) child_fail(err[1], "unshare the network namespace");
       c = 'n';
       write_all(sync[1], &c, 1);
       int null = open("/dev/null", O_RDWR);
       dup2(null, 0);
       dup2(null, 1);
       dup2(null, 2);
-      syscall(SYS_close_range, 3, ~0U, 0);
+      syscall(SYS_close_range, 3, ~0U, 0);  // also ends `err`: the monitor reads end of file
       if (chdir("/") != 0) _exit(1);
       for (;;) pause();
     }
@@ -416,24 +409,23 @@ Expected<pid_t, std::string> spawn_holder() {
   }
   close(sync[1]);
   close(maps[0]);
+  close(err[1]);
   waitpid(mid, nullptr, 0);
   pid_t h = 0;
-  char c = 0;
   auto done = [&](Expected<pid_t, std::string> r) {
     close(sync[0]);
     close(maps[1]);
+    close(err[0]);
     if (!r && h > 0) kill(h, SIGKILL);
     return r;
   };
   if (!read_exact(sync[0], &h, sizeof h) || h <= 0) return done(unexpected(std::string("cannot start the namespace holder")));
-  // After a failure's 'x' the holder sends its errno; none: it died first.
+  // A step that did not arrive: the holder's own message, if it sent one.
   auto why = [&](const char* what) {
-    int e = 0;
-    std::string msg = std::string("holder: ") + what;
-    if (c == 'x' && read_exact(sync[0], &e, sizeof e)) msg += std::string(": ") + strerror(e);
-    else msg += ": the holder exited without saying why";
-    return done(unexpected(msg));
+    const std::string said = read_all(err[0]);
+    return done(unexpected("holder: " + (said.empty() ? std::string(what) + ": the holder exited without saying why" : said)));
   };
+  char c = 0;
   if (!read_exact(sync[0], &c, 1) || c != 'u') return why("cannot unshare the user namespace");
   if (auto m = map_ids(h); !m) return done(unexpected(m.error()));
   c = 'm';

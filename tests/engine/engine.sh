@@ -148,4 +148,21 @@ ft_expect_eq "the shared network namespace is gone" "" \
   "$(for f in /proc/[0-9]*/ns/net; do [ "$(readlink "$f" 2>/dev/null)" == "$infra_ns" ] && echo "$f"; done)"
 ft_expect_eq "no state file is left but the lock" "lock" "$(cd "$RUN/ferry" && find . -type f | sed 's|^\./||' | xargs)"
 ft_expect_eq "ps -a is empty" 1 "$(fc ps -a | wc -l)"
+
+# --- a namespace holder that cannot start says which step failed -------------------
+# In a user namespace whose limit of nested user namespaces is 0, the holder's
+# own unshare fails; ferryctl must name that step (the holder's own message)
+# and leave nothing behind. A runtime dir of its own keeps the state above out.
+RUN2=$FT_TMP/run2
+install -d -m 0700 -o "$FT_USER" -g "$FT_USER" "$RUN2"
+msg=$("${FT_AS_USER[@]}" unshare -U -r env FERRY_STATE_DIR="$RUN2/ferry" FERRY_BIN="$BIN/ferry" \
+  FERRY_DNS_BIN="$BIN/ferry-dns" FERRY_BRIDGE_BIN="$BIN/ferry-bridge" sh -c \
+  'echo 0 >/proc/sys/user/max_user_namespaces && "$1" network create hnet && "$1" run --network hnet --rootfs "$2" -- true' \
+  sh "$BIN/ferryctl" "$ROOTFS" 2>&1) && rc=0 || rc=$?
+if [ "$rc" -ne 0 ] && grep -q "holder: unshare the user namespace: No space left on device" <<<"$msg"; then
+  ft_pass "a holder that cannot unshare says so: $msg"
+else
+  ft_fail "a holder that cannot unshare (rc $rc): $msg"
+fi
+ft_expect_eq "the failed holder left no infra record" "" "$(ls "$RUN2/ferry/infra.json" 2>/dev/null)"
 ft_done
