@@ -235,6 +235,11 @@ void Tcp::on_connected(uint32_t slot, uint64_t now_ms) {
   send_segment(f, TcpHdr::kSyn | TcpHdr::kAck, f.isn, 0, true);
   f.snd_nxt = f.snd_max = f.isn + 1;
   arm_timer(slot, now_ms);
+  // The read poll is armed now, before the container's ACK: whatever the
+  // host peer sends first (a banner) reports itself and sets h_readable, so
+  // the ACK that establishes the flow need not peek an empty socket (one
+  // failing recvfrom per outbound connection otherwise).
+  f.h_readable = false;
   ctx_.host.watch(f.fd, token(slot), true, false);
 }
 
@@ -349,7 +354,11 @@ void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> pay
   if (fin && !f.c_fin && end == f.rcv_nxt) {
     f.c_fin = true;
     ++f.rcv_nxt;
-    ctx_.host.shutdown_write(f.fd);
+    // With our FIN acknowledged too, close_if_done() closes the socket in
+    // this same turn, and close() sends the FIN itself (the host stream has
+    // ended and every byte of it was acknowledged and discarded, so nothing
+    // unread turns the close into a reset): no shutdown() before it.
+    if (!(f.fin_acked && f.state == TcpFlow::State::established)) ctx_.host.shutdown_write(f.fd);
   }
   if (ack && f.unacked >= std::max(f.adv_wnd / 4, kMinAckEvery) && f.state == TcpFlow::State::established) {
     send_ack(slot);

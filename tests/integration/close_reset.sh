@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Endings of TCP connections through ferry: the host peer closes mid-stream
-# and the container reads everything then EOF; the container aborts with a
+# and the container reads everything then EOF; the host half-closes and
+# sees the container's close as a FIN; the container aborts with a
 # reset and the host peer sees ECONNRESET; a UDP echo round trip; a DNS query
 # to the DNS address answered by a resolver this test started on a loopback
 # address of its own (never the machine's resolver).
@@ -29,6 +30,17 @@ ft_check "host closes after 3 MB: the container reads them all, then EOF" ft_in_
 wait "$srv" || true
 sleep 1.5  # long enough for a retransmission timeout of an unacknowledged FIN
 ft_expect_eq "the container's FIN after the host's is acknowledged (no RTO in LAST-ACK)" "$rto_before" "$(ft_ctr_rto_count)"
+
+# The host half-closes (shutdown after its data) and waits for the end: the
+# container reads everything and closes; ferry's close of the host socket,
+# with both FINs through and nothing left unread, must reach it as a FIN.
+port=$(ft_free_port)
+"$NETTOOL" serve-send-shutdown "$port" 300000 >"$FT_TMP/shutdown.out" &
+srv=$!
+ft_wait_for ft_listening "$port"
+ft_check "host shuts its side after 300 kB: the container reads them all, then EOF" ft_in_ctr "$NETTOOL" recv-eof 10.0.2.2 "$port" 300000
+wait "$srv" || true
+ft_expect_eq "the container's close reaches the half-closed host as a FIN, not a reset" "eof" "$(cat "$FT_TMP/shutdown.out")"
 
 port=$(ft_free_port)
 "$NETTOOL" serve-expect-reset "$port" >"$FT_TMP/reset.out" 2>&1 &

@@ -119,6 +119,29 @@ def serve_send_close(port, n):
     print("sent", sent)
 
 
+def serve_send_shutdown(port, n):
+    """Sends n bytes, shuts its write side, then reads until the peer's end:
+    prints "eof" for a FIN, "reset" for ECONNRESET."""
+    s = listener(port)
+    s.settimeout(60)
+    c, _ = s.accept()
+    c.settimeout(30)
+    block = os.urandom(65536)
+    sent = 0
+    while sent < n:
+        k = min(len(block), n - sent)
+        c.sendall(block[:k])
+        sent += k
+    c.shutdown(socket.SHUT_WR)
+    try:
+        while c.recv(65536):
+            pass
+        print("eof")
+    except ConnectionResetError:
+        print("reset")
+    c.close()
+
+
 def recv_eof(host, port, n):
     with socket.create_connection((host, port), timeout=30) as c:
         total = 0
@@ -489,6 +512,7 @@ def main():
         "short-conns": (short_conns, [str, int, int]),
         "connect-refused": (connect_refused, [str, int]),
         "serve-send-close": (serve_send_close, [int, int]),
+        "serve-send-shutdown": (serve_send_shutdown, [int, int]),
         "recv-eof": (recv_eof, [str, int, int]),
         "serve-expect-reset": (serve_expect_reset, [int]),
         "connect-reset": (connect_reset, [str, int]),

@@ -41,6 +41,7 @@ struct FakeSocket {
   bool eof = false;
   int rx_errno = 0;
   bool shut_wr = false, closed = false, reset = false;
+  size_t unread_at_close = 0;  // rx left at close(): a real socket would send a reset, not a FIN
   uint64_t token = 0;
   bool watch_in = false, watch_out = false;
   std::deque<std::string> dgrams_in;
@@ -135,6 +136,7 @@ class FakeHost : public core::Host {
     auto& s = sock(fd);
     s.closed = true;
     s.reset = reset;
+    s.unread_at_close = s.rx.size();
     ++closed_count;
   }
   int udp_open(core::SockAddr dst) override {

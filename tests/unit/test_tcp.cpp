@@ -388,8 +388,11 @@ TEST_F(TcpScript, HostEofBecomesFinAndCloseCompletes) {
   EXPECT_EQ(host.sock(fd).sent, "more");
   tap.frames.clear();
   seg(FIN | ACK);
-  EXPECT_TRUE(host.sock(fd).shut_wr);
+  // Both FINs are through: close() sends the host its FIN, no shutdown()
+  // first, and nothing unread is left to turn that close into a reset.
+  EXPECT_FALSE(host.sock(fd).shut_wr);
   EXPECT_TRUE(host.sock(fd).closed);
+  EXPECT_EQ(host.sock(fd).unread_at_close, 0u);
   // The container's FIN is acknowledged before the flow goes away, or it
   // would sit in LAST-ACK until a retransmission timeout.
   ASSERT_EQ(tap.frames.size(), 1u);
@@ -479,6 +482,31 @@ TEST_F(TcpScript, SegmentsAfterAShortWriteStayUnansweredUntilTheSocketDrains) {
   host.sock(fd).space = 100;
   event(core::kEvOut);
   EXPECT_EQ(tap.frames.size(), 4u);
+}
+
+TEST_F(TcpScript, TheEstablishingAckPeeksOnlyWhenTheHostHasSpoken) {
+  establish();
+  // The read poll was armed with the SYN-ACK and reported nothing: the
+  // container's ACK costs no peek of an empty socket.
+  EXPECT_EQ(host.sock(fd).peek_calls, 0);
+  EXPECT_TRUE(tap.frames.empty());
+}
+
+TEST_F(TcpScript, ABannerSentBeforeTheContainerAcksFollowsTheAck) {
+  in(fb.tcp(kGuest, dst, 40000, dport, cseq, 0, SYN, 65535, {}, 1460, 7));
+  cseq++;
+  fd = host.last_fd();
+  event(core::kEvOut);
+  isn = out().tcp->seq;
+  // The host peer speaks first (an SSH or SMTP banner) before the handshake
+  // with the container is complete: nothing goes out yet...
+  host.sock(fd).rx = "220 hello";
+  event(core::kEvIn);
+  EXPECT_TRUE(tap.frames.empty());
+  // ...and the ACK that completes it brings the banner.
+  seg(ACK);
+  ASSERT_EQ(tap.frames.size(), 1u);
+  EXPECT_EQ(out().payload, "220 hello");
 }
 
 TEST_F(TcpScript, ContainerFinShutsHostWriteSide) {
