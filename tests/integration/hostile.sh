@@ -76,6 +76,8 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$FERRY_PID/status"; }
 ft_log "ferry before: VmRSS $(rss_kb) kB, $(ft_fd_count "$FERRY_PID") descriptors"
 
 # The legitimate transfer, in the background.
+rto_before=$(ft_ctr_rto_count)
+t_start=$(date +%s.%N)
 ft_in_ctr bash -c "head -c $SIZE /dev/urandom | tee >(sha256sum | cut -d' ' -f1 >$FT_SHARED/sent) |
   socat -u - TCP:10.0.2.2:$sink_port" >"$FT_TMP/transfer.log" 2>&1 &
 transfer=$!
@@ -100,6 +102,7 @@ cat "$FT_TMP/hostile.log"
 ft_expect_eq "hostile.py ran to the end" 0 "$attack_rc"
 wait "$transfer" || true
 wait "$sink" || true
+ft_log "the transfer took $(awk -v a="$t_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s; the container's retransmission timeouts: $(($(ft_ctr_rto_count) - rto_before))"
 sleep 0.2
 ft_expect_eq "$SIZE bytes container -> host intact during the attack (SHA-256)" "$(cat "$FT_SHARED/sent")" "$(cat "$FT_TMP/recv")"
 ft_check "ferry is alive after the attack" kill -0 "$FERRY_PID"
