@@ -14,6 +14,12 @@ using wire::seq_le;
 using wire::seq_lt;
 using wire::TcpHdr;
 
+// The container's FIN is in and ours is acknowledged on an established flow:
+// close_if_done() releases such a flow in the turn that makes this true.
+static bool both_fins_through(const TcpFlow& f) {
+  return f.state == TcpFlow::State::established && f.c_fin && f.fin_acked;
+}
+
 Tcp::Tcp(Context& ctx, size_t max_flows) : ctx_(ctx), flows_(max_flows), index_(max_flows) {
   free_slots_.reserve(max_flows);
   for (size_t i = max_flows; i-- > 0;) free_slots_.push_back(uint32_t(i));
@@ -146,7 +152,7 @@ void Tcp::on_segment(const L3& ip, std::span<const uint8_t> seg, uint64_t now_ms
 // retransmit its FIN after a timeout), then release the flow and its socket.
 void Tcp::close_if_done(uint32_t slot) {
   TcpFlow& f = flows_[slot];
-  if (f.state != TcpFlow::State::established || !f.c_fin || !f.fin_acked) return;
+  if (!both_fins_through(f)) return;
   if (f.ack_pending) send_ack(slot);
   free_flow(slot, false);
 }
@@ -358,7 +364,7 @@ void Tcp::receive_data(uint32_t slot, uint32_t seq, std::span<const uint8_t> pay
     // this same turn, and close() sends the FIN itself (the host stream has
     // ended and every byte of it was acknowledged and discarded, so nothing
     // unread turns the close into a reset): no shutdown() before it.
-    if (!(f.fin_acked && f.state == TcpFlow::State::established)) ctx_.host.shutdown_write(f.fd);
+    if (!both_fins_through(f)) ctx_.host.shutdown_write(f.fd);
   }
   if (ack && f.unacked >= std::max(f.adv_wnd / 4, kMinAckEvery) && f.state == TcpFlow::State::established) {
     send_ack(slot);

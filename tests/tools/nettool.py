@@ -105,7 +105,8 @@ def connect_refused(host, port):
     sys.exit("connection unexpectedly succeeded")
 
 
-def serve_send_close(port, n):
+def accept_and_send(port, n):
+    """Accepts one connection on port and sends it n random bytes; returns it."""
     s = listener(port)
     s.settimeout(60)
     c, _ = s.accept()
@@ -115,23 +116,19 @@ def serve_send_close(port, n):
         k = min(len(block), n - sent)
         c.sendall(block[:k])
         sent += k
-    c.close()
-    print("sent", sent)
+    return c
+
+
+def serve_send_close(port, n):
+    accept_and_send(port, n).close()
+    print("sent", n)
 
 
 def serve_send_shutdown(port, n):
     """Sends n bytes, shuts its write side, then reads until the peer's end:
     prints "eof" for a FIN, "reset" for ECONNRESET."""
-    s = listener(port)
-    s.settimeout(60)
-    c, _ = s.accept()
+    c = accept_and_send(port, n)
     c.settimeout(30)
-    block = os.urandom(65536)
-    sent = 0
-    while sent < n:
-        k = min(len(block), n - sent)
-        c.sendall(block[:k])
-        sent += k
     c.shutdown(socket.SHUT_WR)
     try:
         while c.recv(65536):
