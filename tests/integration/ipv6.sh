@@ -37,6 +37,12 @@ S
 chmod 0755 "$FT_SHARED/dhcp6-script"
 ft_in_ctr timeout 30 dhclient -6 -1 -lf "$FT_SHARED/lease6" -pf "$FT_SHARED/dhclient6.pid" \
   -sf "$FT_SHARED/dhcp6-script" tap0 >/dev/null 2>&1 || true
+# Once bound, dhclient stays in the background to renew the lease; it would
+# outlive the test and keep the container's namespace alive. End it on exit
+# (by the PID it wrote, if that is still a dhclient).
+ft_wait_for test -s "$FT_SHARED/dhclient6.pid" || true
+dh6=$(cat "$FT_SHARED/dhclient6.pid" 2>/dev/null || true)
+if [ -n "$dh6" ] && [ "$(cat "/proc/$dh6/comm" 2>/dev/null)" = dhclient ]; then ft_on_exit "ft_kill $dh6"; fi
 ft_check "DHCPv6 (dhclient -6): bound to fd00::100 with DNS fd00::3 ($(tail -n 1 "$FT_SHARED/dhcp6.out" 2>/dev/null))" \
   grep -q '^reason=BOUND6 address=fd00::100 dns=fd00::3$' "$FT_SHARED/dhcp6.out"
 
