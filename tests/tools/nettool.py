@@ -107,9 +107,9 @@ def connect_refused(host, port):
 
 def accept_and_send(port, n):
     """Accepts one connection on port and sends it n random bytes; returns it."""
-    s = listener(port)
-    s.settimeout(60)
-    c, _ = s.accept()
+    with listener(port) as s:
+        s.settimeout(60)
+        c, _ = s.accept()
     block = os.urandom(65536)
     sent = 0
     while sent < n:
