@@ -49,6 +49,16 @@ def processes():
     return out
 
 
+def real_uid(pid):
+    """The real user id, from /proc/PID/status (files under /proc/PID belong
+    to root when the process is not dumpable)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    raise OSError("no Uid line")
+
+
 def named_netns():
     try:
         return sorted(os.listdir("/run/netns"))
@@ -74,7 +84,7 @@ def describe(pid):
     try:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        uid = os.stat("/proc/%d" % pid).st_uid
+        uid = real_uid(pid)
         try:
             user = pwd.getpwuid(uid).pw_name
         except KeyError:
@@ -95,7 +105,7 @@ def left(snap, user_uid):
             continue
         try:
             other_net = os.readlink("/proc/%d/ns/net" % pid) != own_net
-            owner = os.stat("/proc/%d" % pid).st_uid
+            owner = real_uid(pid)
         except OSError:
             continue  # gone, or a kernel thread's unreadable namespace
         if other_net or (user_uid is not None and owner == user_uid):
