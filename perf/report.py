@@ -173,10 +173,10 @@ def main():
             met = None if r is None else (r >= k if kind == "ge" else r <= k)
         stalled = [t for t in ("ferry", other) if t and stalls(t, metric)]
         targets.append({"target": desc, "value": val, "met": met, "stalled": stalled})
-        # A line above the bare kernel path of the same run (loopback for
-        # UDP, a veth pair for TCP) cannot be reached by any translator on
-        # this machine: say so beside a miss, so the ratio is read as the
-        # machine's, not ferry's.
+        # A line above what the bare kernel path reached in the same run
+        # (loopback for UDP, a veth pair for TCP): the machine, not the
+        # translator, set that run's ceiling. Say so beside a miss, so the
+        # ratio is not read as ferry's alone.
         base, o = BASE.get(metric), get(other, metric) if other else None
         b = get(base, metric) if base else None
         if kind == "ge" and met is False and o is not None and b is not None and k * o > b:
